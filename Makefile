@@ -1,0 +1,134 @@
+# AUTON integrator - top-level build.
+#
+#   make          build every host program into build/
+#   make deps     install missing Debian packages (idempotent, quiet when done)
+#   make test     deps + build + unit tests (ASan/UBSan) + short fuzz + e2e tests
+#   make demo     the README's main job
+#   make bench    benchmarks, printed as a table
+#   make fuzz     the GGUF parser fuzzer, longer (FUZZ_SECONDS, default 60)
+#
+# Sources are discovered, so adding a file never touches this Makefile:
+#   kernel-tree/kernel/slm/neural/*.c + kernel-tree/lib/{kfmt,kmath}.c -> libslm.a
+#   src/common/*.c                                                    -> libautcommon.a
+#   tools/<tool>/*.c                                                  -> build/bin/<tool>
+#   tests/unit/test_<name>.c                                          -> build/asan/tests/test_<name>
+
+CC      ?= cc
+CLANG   ?= clang
+BUILD   := build
+KT      := kernel-tree
+SLM_DIR := $(KT)/kernel/slm/neural
+PYTEST  := /usr/bin/python3 -m pytest
+
+SLM_SRCS    := $(sort $(wildcard $(SLM_DIR)/*.c)) $(KT)/lib/kfmt.c $(KT)/lib/kmath.c
+COMMON_SRCS := $(sort $(wildcard src/common/*.c))
+TOOLS       := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard tools/*/*.c)))))
+UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_HELPER := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+
+INCLUDES  := -I$(KT) -I$(SLM_DIR) -Isrc/common
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CSTD      := -std=c11 -D_GNU_SOURCE -fno-math-errno
+OPT_FLAGS := -O2 -g
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+HOST_LIBS := -lcjson -lcrypto -lm
+
+CFLAGS_OPT := $(CSTD) $(WARN) $(INCLUDES) $(OPT_FLAGS) $(EXTRA_CFLAGS)
+CFLAGS_SAN := $(CSTD) $(WARN) $(INCLUDES) $(SAN_FLAGS) $(EXTRA_CFLAGS)
+
+# object lists per flavour
+obj_opt = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+obj_san = $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(1))
+
+LIBSLM_OPT    := $(BUILD)/lib/libslm.a
+LIBSLM_SAN    := $(BUILD)/asan/lib/libslm.a
+LIBCOMMON_OPT := $(BUILD)/lib/libautcommon.a
+LIBCOMMON_SAN := $(BUILD)/asan/lib/libautcommon.a
+TOOL_BINS     := $(addprefix $(BUILD)/bin/,$(TOOLS))
+UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
+FUZZ_BIN      := $(BUILD)/fuzz/fuzz_gguf
+FUZZ_SECONDS  ?= 60
+
+.PHONY: all deps test unit e2e fuzz fuzz-smoke bench demo clean format
+.DEFAULT_GOAL := all
+
+all: $(TOOL_BINS) $(LIBSLM_SAN) $(LIBCOMMON_SAN)
+
+deps:
+	@./tools/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_OPT) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) -MMD -MP -c $< -o $@
+
+$(LIBSLM_OPT): $(call obj_opt,$(SLM_SRCS))
+$(LIBSLM_SAN): $(call obj_san,$(SLM_SRCS))
+$(LIBCOMMON_OPT): $(call obj_opt,$(COMMON_SRCS))
+$(LIBCOMMON_SAN): $(call obj_san,$(COMMON_SRCS))
+$(BUILD)/lib/%.a $(BUILD)/asan/lib/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+# tools/<name>/*.c -> build/bin/<name>
+define tool_rule
+$(BUILD)/bin/$(1): $(call obj_opt,$(wildcard tools/$(1)/*.c)) $(LIBCOMMON_OPT) $(LIBSLM_OPT)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_OPT) -o $$@ $$^ $$(HOST_LIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+$(BUILD)/asan/tests/%: tests/unit/%.c $(call obj_san,$(UNIT_HELPER)) $(LIBCOMMON_SAN) $(LIBSLM_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) -Itests/unit -o $@ $^ -lcmocka $(HOST_LIBS)
+
+# libFuzzer target: clang, ASan + UBSan, the engine sources compiled in.
+$(FUZZ_BIN): tests/fuzz/fuzz_gguf.c $(SLM_SRCS) src/common/slm_port_host.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CSTD) $(INCLUDES) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -o $@ $^
+
+unit: $(UNIT_BINS)
+	@set -e; pass=0; fail=0; \
+	for t in $(UNIT_BINS); do \
+	    if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
+	done; \
+	echo "unit: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+fuzz-smoke: $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=20 -max_len=65536 -print_final_stats=0 \
+	    $(BUILD)/fuzz/corpus tests/fuzz/seeds 2>&1 | tail -3
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/corpus tests/fuzz/seeds
+
+e2e: all
+	$(PYTEST) -q tests/e2e
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) fuzz-smoke
+	$(MAKE) e2e
+
+bench: deps
+	$(MAKE) all
+	./tests/bench/run_bench.sh
+
+demo: deps
+	$(MAKE) all
+	./tools/demo.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,77 @@
+/*
+ * quant.h - tensor formats the engine computes with, and their kernels.
+ *
+ * Weight types: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K (ggml's block
+ * layouts, bit for bit). A matrix-vector product y = W x first converts x to
+ * the weight type's `vec_dot_type` (Q8_0 for Q4_0/Q8_0, Q8_K for Q4_K/Q6_K,
+ * F32 for the float types) with that type's from_float, then runs matvec.
+ * Q8_K is an activation-only format: it has from_float/to_float only.
+ *
+ * Every kernel exists in four variants - scalar (the reference), SSE2,
+ * AVX2+FMA and AVX-512 (F/BW/VL, VNNI where present) - each compiled with a
+ * target attribute, so one binary runs everywhere and picks at run time.
+ * Variants agree with scalar within the tolerances tests/unit/test_quant.c
+ * states. The tables are const: no global mutable state.
+ *
+ * Block layouts (ggml):
+ *   Q8_0 (32):  f16 d; int8 qs[32]                       x = d*q
+ *   Q4_0 (32):  f16 d; uint8 qs[16]  lo nibble -> i, hi -> i+16; x = d*(q-8)
+ *   Q4_K (256): f16 d, dmin; uint8 scales[12] (8 x 6-bit scale/min); qs[128]
+ *   Q6_K (256): uint8 ql[128], qh[64]; int8 scales[16]; f16 d
+ *   Q8_K (256): float d; int8 qs[256]; int16 bsums[16]
+ */
+#ifndef AUTON_SLM_QUANT_H
+#define AUTON_SLM_QUANT_H
+
+#include "qtypes.h"
+
+enum slm_isa {
+    SLM_ISA_SCALAR = 0,
+    SLM_ISA_SSE2 = 1,
+    SLM_ISA_AVX2 = 2,   /* AVX2 + FMA + F16C */
+    SLM_ISA_AVX512 = 3, /* AVX-512 F + BW + VL (+ VNNI used when present) */
+    SLM_ISA_COUNT
+};
+
+/* The best variant this CPU and OS support (CPUID, and XGETBV for the OS
+ * having enabled the AVX / AVX-512 state). Safe on the host and in ring 3. */
+enum slm_isa slm_cpu_detect(void);
+
+/* "scalar", "sse2", "avx2", "avx512". */
+const char *slm_isa_name(enum slm_isa isa);
+
+/* Parses "scalar|sse2|avx2|avx512|auto" (auto -> slm_cpu_detect()); -1 if
+ * unknown. A requested variant above what the CPU has is clamped down. */
+int slm_isa_parse(const char *name);
+
+struct slm_qops {
+    uint32_t type;         /* enum slm_qtype */
+    uint32_t vec_dot_type; /* format the activations must be in */
+    /* n elements (a multiple of the block size) from blocks to floats */
+    void (*to_float)(const void *src, float *dst, int64_t n);
+    /* n floats (multiple of block size) to blocks; for weights (the forge)
+     * and activations (every matvec) */
+    void (*from_float)(const float *src, void *dst, int64_t n);
+    /* *s = dot(x, y): x is n elements of this type, y n elements of
+     * vec_dot_type. NULL for activation-only types. */
+    void (*vec_dot)(int n, float *s, const void *x, const void *y);
+    /* y[r] = dot(row r of W, xq) for r in [0, rows); row r starts at
+     * (const uint8_t *)W + r * row_bytes. NULL where vec_dot is NULL. */
+    void (*matvec)(int n, int rows, float *y, const void *W, size_t row_bytes, const void *xq);
+};
+
+/* Kernels of `type` in variant `isa`, or NULL if the engine cannot compute
+ * with that type. */
+const struct slm_qops *slm_qops_get(uint32_t type, enum slm_isa isa);
+
+/* Float-vector helpers for attention and the KV cache (f16). */
+struct slm_vops {
+    float (*dot_f32)(int n, const float *a, const float *b);
+    float (*dot_f16_f32)(int n, const uint16_t *a, const float *b);
+    void (*axpy_f16_f32)(int n, float a, const uint16_t *x, float *y); /* y += a*x */
+    void (*f32_to_f16)(int n, const float *x, uint16_t *y);
+};
+
+const struct slm_vops *slm_vops_get(enum slm_isa isa);
+
+#endif
