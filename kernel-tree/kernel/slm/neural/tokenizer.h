@@ -31,6 +31,7 @@ enum slm_tok_type {
 };
 
 #define SLM_TOK_MAX_VOCAB (1u << 20)
+#define SLM_TOK_MAX_MERGES (1u << 22)
 
 /* What a tokenizer is built from: arrays, borrowed until the tokenizer is
  * no longer used. slm_tok_from_gguf() fills one from the file's metadata;
@@ -75,8 +76,10 @@ size_t slm_tok_gguf_pool_bytes(const struct gguf_file *gf);
 
 /* Encodes len bytes of UTF-8 text into ids[0..max_ids). Prepends bos when
  * add_bos and the vocabulary has one. Returns the token count, or
- * -SLM_E_LIMIT if max_ids is too small, -SLM_E_NOMEM if scratch is too
- * small. Temporaries come from scratch, which is reset before returning. */
+ * -SLM_E_LIMIT if max_ids is too small (or len > 16 MiB), -SLM_E_NOMEM if
+ * scratch is too small, -SLM_E_TOKEN if a byte has neither a byte token nor
+ * an unk to stand for it. Temporaries come from scratch, which is reset
+ * before returning. */
 int slm_tok_encode(const struct slm_tokenizer *t, const char *text, size_t len, bool add_bos,
                    int32_t *ids, int max_ids, struct slm_pool *scratch);
 
