@@ -1,0 +1,88 @@
+/*
+ * sha256.c - SHA-256 of a buffer or a file via libcrypto's EVP interface
+ * (see sha256.h). libcrypto's failures become -ENOMEM / -EIO here.
+ */
+#include "sha256.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define CHUNK (1u << 20)
+
+static void to_hex(const unsigned char *md, char hex[AUT_SHA256_HEX_SIZE])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[64] = '\0';
+}
+
+static int finish(EVP_MD_CTX *ctx, char hex[AUT_SHA256_HEX_SIZE])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
+        return -EIO;
+    to_hex(md, hex);
+    return 0;
+}
+
+int aut_sha256_buf(const void *buf, size_t n, char hex[AUT_SHA256_HEX_SIZE])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = -EIO;
+    if (!ctx)
+        return -ENOMEM;
+    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(ctx, buf, n) == 1)
+        rc = finish(ctx, hex);
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+/* Feeds the whole of fd to ctx. */
+static int digest_fd(EVP_MD_CTX *ctx, int fd, unsigned char *chunk)
+{
+    for (;;) {
+        ssize_t got = read(fd, chunk, CHUNK);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -errno;
+        if (got == 0)
+            return 0;
+        if (EVP_DigestUpdate(ctx, chunk, (size_t)got) != 1)
+            return -EIO;
+    }
+}
+
+int aut_sha256_file(const char *path, char hex[AUT_SHA256_HEX_SIZE])
+{
+    EVP_MD_CTX *ctx = NULL;
+    unsigned char *chunk = NULL;
+    int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    chunk = malloc(CHUNK);
+    ctx = EVP_MD_CTX_new();
+    if (!chunk || !ctx) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    rc = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+    if (!rc)
+        rc = digest_fd(ctx, fd, chunk);
+    if (!rc)
+        rc = finish(ctx, hex);
+fail:
+    EVP_MD_CTX_free(ctx);
+    free(chunk);
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,22 @@
+/*
+ * sha256.h - SHA-256 digests as lowercase hex, over OpenSSL's libcrypto (EVP).
+ *
+ * The one place the host code talks to libcrypto for hashing. Both functions
+ * return 0 or -errno and write hex[] only on success.
+ */
+#ifndef AUTON_COMMON_SHA256_H
+#define AUTON_COMMON_SHA256_H
+
+#include <stddef.h>
+
+/* 64 hex digits and the NUL. */
+#define AUT_SHA256_HEX_SIZE 65
+
+/* Digest of buf[0..n). Returns 0, or -ENOMEM / -EIO if libcrypto fails. */
+int aut_sha256_buf(const void *buf, size_t n, char hex[AUT_SHA256_HEX_SIZE]);
+
+/* Digest of the file at path, read in chunks. Returns 0, -errno from
+ * open/read, or -EIO if libcrypto fails. */
+int aut_sha256_file(const char *path, char hex[AUT_SHA256_HEX_SIZE]);
+
+#endif
