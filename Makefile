@@ -78,13 +78,13 @@ $(BUILD)/lib/%.a $(BUILD)/asan/lib/%.a:
 define tool_rule
 $(BUILD)/bin/$(1): $(call obj_opt,$(wildcard tools/$(1)/*.c)) $(LIBCOMMON_OPT) $(LIBSLM_OPT)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS_OPT) -o $$@ $$^ $$(HOST_LIBS)
+	$$(CC) $$(CFLAGS_OPT) -o $$@ -Wl,--start-group $$^ -Wl,--end-group $$(HOST_LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
 $(BUILD)/asan/tests/%: tests/unit/%.c $(call obj_san,$(UNIT_HELPER)) $(LIBCOMMON_SAN) $(LIBSLM_SAN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_SAN) -Itests/unit -o $@ $^ -lcmocka $(HOST_LIBS)
+	$(CC) $(CFLAGS_SAN) -Itests/unit -o $@ -Wl,--start-group $^ -Wl,--end-group -lcmocka $(HOST_LIBS)
 
 # libFuzzer target: clang, ASan + UBSan, the engine sources compiled in.
 $(FUZZ_BIN): tests/fuzz/fuzz_gguf.c $(SLM_SRCS) src/common/slm_port_host.c

@@ -16,10 +16,10 @@ void slm_pool_init(struct slm_pool *p, void *base, size_t size)
 
 void *slm_pool_alloc(struct slm_pool *p, size_t n, size_t align)
 {
-    if (align < SLM_POOL_ALIGN)
-        align = SLM_POOL_ALIGN;
     if (align & (align - 1))
         return NULL;
+    if (align < SLM_POOL_ALIGN)
+        align = SLM_POOL_ALIGN;
     size_t start = (p->used + (align - 1)) & ~(align - 1);
     size_t len = (n + (SLM_POOL_ALIGN - 1)) & ~(size_t)(SLM_POOL_ALIGN - 1);
     size_t end;

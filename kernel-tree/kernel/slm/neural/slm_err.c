@@ -31,6 +31,41 @@ static const char *const names[SLM_E_COUNT_MAX] = {
     [SLM_E_KV_VALUE] = "bad metadata value",
 };
 
+static const char *const syms[SLM_E_COUNT_MAX] = {
+    [SLM_OK] = "OK",
+    [SLM_E_TRUNCATED] = "TRUNCATED",
+    [SLM_E_MAGIC] = "MAGIC",
+    [SLM_E_VERSION] = "VERSION",
+    [SLM_E_COUNT] = "COUNT",
+    [SLM_E_STRING] = "STRING",
+    [SLM_E_KV_TYPE] = "KV_TYPE",
+    [SLM_E_DIMS] = "DIMS",
+    [SLM_E_TENSOR_TYPE] = "TENSOR_TYPE",
+    [SLM_E_OVERFLOW] = "OVERFLOW",
+    [SLM_E_ALIGN] = "ALIGN",
+    [SLM_E_BOUNDS] = "BOUNDS",
+    [SLM_E_OVERLAP] = "OVERLAP",
+    [SLM_E_DUPLICATE] = "DUPLICATE",
+    [SLM_E_ARRAY_TYPE] = "ARRAY_TYPE",
+    [SLM_E_TOKEN] = "TOKEN",
+    [SLM_E_LIMIT] = "LIMIT",
+    [SLM_E_NOMEM] = "NOMEM",
+    [SLM_E_ARCH] = "ARCH",
+    [SLM_E_MISSING] = "MISSING",
+    [SLM_E_SHAPE] = "SHAPE",
+    [SLM_E_UNSUPPORTED] = "UNSUPPORTED",
+    [SLM_E_INVAL] = "INVAL",
+    [SLM_E_CTX] = "CTX",
+    [SLM_E_KV_VALUE] = "KV_VALUE",
+};
+
+static int index_of(int code)
+{
+    if (code < 0)
+        code = -code;
+    return code < SLM_E_COUNT_MAX ? code : -1;
+}
+
 int slm_err_set(struct slm_err *e, int code, const char *fmt, ...)
 {
     if (e) {
@@ -45,9 +80,12 @@ int slm_err_set(struct slm_err *e, int code, const char *fmt, ...)
 
 const char *slm_strerror(int code)
 {
-    if (code < 0)
-        code = -code;
-    if (code >= SLM_E_COUNT_MAX || !names[code])
-        return "unknown error";
-    return names[code];
+    int i = index_of(code);
+    return i >= 0 && names[i] ? names[i] : "unknown error";
+}
+
+const char *slm_errsym(int code)
+{
+    int i = index_of(code);
+    return i >= 0 && syms[i] ? syms[i] : "UNKNOWN";
 }

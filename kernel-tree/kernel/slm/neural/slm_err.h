@@ -54,4 +54,8 @@ int slm_err_set(struct slm_err *e, int code, const char *fmt, ...)
  * Accepts the code or its negation. */
 const char *slm_strerror(int code);
 
+/* Symbolic name of a code ("TRUNCATED", "MAGIC", ...), as in SLM_E_<name>;
+ * never NULL. Accepts the code or its negation. */
+const char *slm_errsym(int code);
+
 #endif
