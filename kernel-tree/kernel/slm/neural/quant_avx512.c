@@ -18,7 +18,9 @@
 #define INL static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 4")
 /* Rows ahead to prefetch (2 groups of 4): see prefetch_ahead. */
+#ifndef PF_ROWS
 #define PF_ROWS 8
+#endif
 
 /* ---- helpers ------------------------------------------------------------ */
 
