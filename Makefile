@@ -52,7 +52,22 @@ FUZZ_SECONDS  ?= 60
 .PHONY: all deps test unit e2e fuzz fuzz-smoke bench demo clean format
 .DEFAULT_GOAL := all
 
-all: $(TOOL_BINS) $(LIBSLM_SAN) $(LIBCOMMON_SAN)
+all: $(TOOL_BINS) $(LIBSLM_SAN) $(LIBCOMMON_SAN) $(BUILD)/freestanding/slm.o
+
+# The engine as the kernel's ring-3 SLM task gets it: -ffreestanding -nostdlib,
+# SIMD allowed, partially linked with the kernel's own kstring.c. The only
+# symbol it may still need from its environment is the port hook.
+FS_FLAGS := -std=c11 -ffreestanding -nostdlib -fno-stack-protector -fno-pic -mno-red-zone \
+            -fno-math-errno -O2 -Wall -Wextra -Werror -I$(KT) -I$(SLM_DIR)
+FS_OBJS  := $(patsubst %.c,$(BUILD)/freestanding/%.o,$(SLM_SRCS) $(KT)/lib/kstring.c)
+$(BUILD)/freestanding/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FS_FLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/freestanding/slm.o: $(FS_OBJS)
+	ld -r -o $@ $^
+	@undef=$$(nm -u $@ | awk '{print $$2}' | sort | tr '\n' ' '); \
+	if [ "$$undef" != "slm_port_now_ns " ]; then \
+	    echo "freestanding engine needs symbols beyond slm_port_now_ns: $$undef"; exit 1; fi
 
 deps:
 	@./tools/deps.sh

@@ -22,6 +22,15 @@ static inline double double_of(uint64_t u)
     return v.d;
 }
 
+/* Round to nearest, ties away from zero, for |x| < 2^62: what round()
+ * does, without calling libm (baseline x86-64 has no roundsd). */
+static inline double round_int(double x)
+{
+    if (!(x > -4.0e18 && x < 4.0e18)) /* already integral (or nan): no UB cast */
+        return x;
+    return (double)(int64_t)(x >= 0 ? x + 0.5 : x - 0.5);
+}
+
 /* 2^k for integer k in the normal range. */
 static inline double pow2i(int k)
 {
@@ -37,7 +46,7 @@ double km_exp(double x)
     if (x < -745.2)
         return 0.0;
     const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    double kd = __builtin_round(x * 1.44269504088896338700);
+    double kd = round_int(x * 1.44269504088896338700);
     int k = (int)kd;
     double r = (x - kd * ln2_hi) - kd * ln2_lo; /* |r| <= ln2/2 */
     /* Taylor to degree 13: error < 2^-60 on |r| <= 0.347 */
@@ -103,7 +112,7 @@ static double reduce_half_pi(double x, int *q)
 {
     const double p1 = 1.57079632673412561417e+00, p2 = 6.07710050650619224932e-11,
                  p3 = 2.02226624879595063154e-21;
-    double kd = __builtin_round(x * 6.36619772367581382433e-01);
+    double kd = round_int(x * 6.36619772367581382433e-01);
     *q = (int)((int64_t)kd & 3);
     return ((x - kd * p1) - kd * p2) - kd * p3;
 }
@@ -166,7 +175,7 @@ float km_expf(float x)
         return KM_INFINITY;
     if (x < -103.97208f)
         return 0.0f;
-    float kf = __builtin_roundf(x * 1.44269504f);
+    float kf = (float)(int32_t)(x >= 0 ? x * 1.44269504f + 0.5f : x * 1.44269504f - 0.5f);
     int k = (int)kf;
     float r = (x - kf * 0.693145752f) - kf * 1.42860677e-06f; /* |r| <= 0.3466 */
     float p = 1.0f / 5040.0f;

@@ -52,8 +52,7 @@ static void matvec(struct slm_ctx *c, struct xq_state *st, const struct slm_tens
 {
     const struct slm_qops *ops = w->ops;
     if (st->src != in || st->type != ops->vec_dot_type) {
-        const struct slm_qops *aq = slm_qops_get(ops->vec_dot_type, c->m->isa);
-        aq->from_float(in, c->xq, w->cols);
+        w->act->from_float(in, c->xq, w->cols);
         st->src = in;
         st->type = ops->vec_dot_type;
     }

@@ -113,6 +113,7 @@ static int bind(const struct slm_model *m, struct slm_tensor *t, const char *nam
     if (!t->ops || !t->ops->matvec)
         return slm_err_set(err, SLM_E_UNSUPPORTED, "tensor %s: type %s not supported", name,
                            slm_qtype_info(gt->type)->name);
+    t->act = slm_qops_get(t->ops->vec_dot_type, m->isa);
     t->data = gt->data;
     t->type = gt->type;
     t->cols = cols;

@@ -37,6 +37,8 @@ struct slm_tensor {
     uint32_t rows, cols;          /* ne[1], ne[0] */
     size_t row_bytes;
     const struct slm_qops *ops;   /* kernels for type at the model's isa */
+    const struct slm_qops *act;   /* kernels of ops->vec_dot_type (quantizes inputs);
+                                     bound once: slm_qops_get may run CPUID */
 };
 
 struct slm_layer {

@@ -27,7 +27,9 @@ struct cpu_bits {
 
 static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+    __asm__ volatile("cpuid"
+                     : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                     : "a"(leaf), "c"(sub));
 }
 
 static struct cpu_bits cpu_bits(void)
@@ -55,8 +57,7 @@ static struct cpu_bits cpu_bits(void)
 static bool has_avx2(const struct cpu_bits *c)
 {
     uint32_t need1 = ECX1_FMA | ECX1_AVX | ECX1_F16C | ECX1_OSXSAVE;
-    return (c->ecx1 & need1) == need1 && (c->ebx7 & EBX7_AVX2) &&
-           (c->xcr0 & XCR0_YMM) == XCR0_YMM;
+    return (c->ecx1 & need1) == need1 && (c->ebx7 & EBX7_AVX2) && (c->xcr0 & XCR0_YMM) == XCR0_YMM;
 }
 
 static bool has_avx512(const struct cpu_bits *c)

@@ -7,14 +7,15 @@
  * unsigned as stored (their offset comes back through activation sums),
  * Q8_0 uses the sign trick |w| * (y with w's sign).
  */
+/* GCC's immintrin.h includes libc's <stdlib.h> through mm_malloc.h, even
+ * freestanding; the engine uses no _mm_malloc, so skip that header. */
+#define _MM_MALLOC_H_INCLUDED
 #include <immintrin.h>
 
 #include "quant_impl.h"
 
 #define T2 __attribute__((target("avx2,fma,f16c")))
 #define INL static inline __attribute__((always_inline))
-#define UNROLL _Pragma("GCC unroll 4")
-#define PF_ROWS 8 /* prefetch distance: 2 groups of 4 rows, see prefetch_ahead */
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -74,14 +75,6 @@ INL T2 __m256i pack4_i8(__m256i a, __m256i b, __m256i c, __m256i d)
     return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-/* See quant_avx512.c: the same position in the row-group after next. */
-INL T2 void prefetch_ahead(const uint8_t *p, size_t ahead, int bytes)
-{
-    uintptr_t a = (uintptr_t)p + ahead;
-    for (int off = 0; off < bytes; off += 64)
-        _mm_prefetch((const char *)(a + (uintptr_t)off), _MM_HINT_T0);
-}
-
 /* ---- F32 / F16 / BF16 ---------------------------------------------------- */
 
 enum { K_F32, K_F16, K_BF16 };
@@ -111,23 +104,29 @@ INL T2 void fl_rows(int kind, int n, const uint8_t *w, size_t rb, const uint8_t 
     const size_t es = kind == K_F32 ? 4 : 2;
     __m256 acc[4][2];
     float tail[4] = {0, 0, 0, 0};
-    UNROLL for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     int i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-        UNROLL for (int r = 0; r < R; r++)
-        {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
             const uint8_t *p = w + r * rb + (size_t)i * es;
-            if (R == 4)
-                prefetch_ahead(p, PF_ROWS * rb, (int)(16 * es));
+            if (R >= 4)
+                slm__prefetch(p, R * rb, (int)(16 * es));
             acc[r][0] = _mm256_fmadd_ps(ld_row(kind, p), x0, acc[r][0]);
             acc[r][1] = _mm256_fmadd_ps(ld_row(kind, p + 8 * es), x1, acc[r][1]);
         }
     }
     for (; i < n; i++) {
-        UNROLL for (int r = 0; r < R; r++) tail[r] += ld_one(kind, w + r * rb + (size_t)i * es) * x[i];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+            tail[r] += ld_one(kind, w + r * rb + (size_t)i * es) * x[i];
     }
-    UNROLL for (int r = 0; r < R; r++) s[r] = hsum256(_mm256_add_ps(acc[r][0], acc[r][1])) + tail[r];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        s[r] = hsum256(_mm256_add_ps(acc[r][0], acc[r][1])) + tail[r];
 }
 
 INL T2 void f32_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, float *s, const int R)
@@ -274,11 +273,13 @@ INL T2 void store_i8x32(float *dst, __m256i q, float d)
     __m256 vd = _mm256_set1_ps(d);
     __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
     _mm256_storeu_ps(dst, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), vd));
-    _mm256_storeu_ps(dst + 8, _mm256_mul_ps(
-                                  _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), vd));
+    _mm256_storeu_ps(
+        dst + 8,
+        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), vd));
     _mm256_storeu_ps(dst + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), vd));
-    _mm256_storeu_ps(dst + 24, _mm256_mul_ps(
-                                   _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), vd));
+    _mm256_storeu_ps(
+        dst + 24,
+        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), vd));
 }
 
 T2 static void q8_0_to_float(const void *src, float *dst, int64_t n)
@@ -310,22 +311,26 @@ INL T2 void q4_0_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, floa
 {
     const __m256i c8 = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
     __m256 acc[4];
-    UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm256_setzero_ps();
     for (int b = 0; b < n / 32; b++) {
         const uint8_t *xb = x + (size_t)b * SLM__Q8_0_SIZE;
         __m256i y = ld256(xb + 2), corr = _mm256_maddubs_epi16(c8, y);
         float dy = f16c(xb);
-        UNROLL for (int r = 0; r < R; r++)
-        {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
             const uint8_t *wb = w + r * rb + (size_t)b * SLM__Q4_0_SIZE;
-            if (R == 4 && (b & 3) == 0)
-                prefetch_ahead(wb, PF_ROWS * rb, 4 * SLM__Q4_0_SIZE);
+            if (R >= 4 && (b & 3) == 0)
+                slm__prefetch(wb, R * rb, 4 * SLM__Q4_0_SIZE);
             __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q4_0_codes(wb), y), corr);
             __m256 i32 = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
             acc[r] = _mm256_fmadd_ps(i32, _mm256_set1_ps(f16c(wb) * dy), acc[r]);
         }
     }
-    UNROLL for (int r = 0; r < R; r++) s[r] = hsum256(acc[r]);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        s[r] = hsum256(acc[r]);
 }
 SLM__DEFINE_MATVEC(T2, q4_0, q4_0_rows)
 
@@ -335,23 +340,27 @@ INL T2 void q8_0_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, floa
 {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4];
-    UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm256_setzero_ps();
     for (int b = 0; b < n / 32; b++) {
         const uint8_t *xb = x + (size_t)b * SLM__Q8_0_SIZE;
         __m256i y = ld256(xb + 2);
         float dy = f16c(xb);
-        UNROLL for (int r = 0; r < R; r++)
-        {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
             const uint8_t *wb = w + r * rb + (size_t)b * SLM__Q8_0_SIZE;
-            if (R == 4 && (b & 1) == 0)
-                prefetch_ahead(wb, PF_ROWS * rb, 2 * SLM__Q8_0_SIZE);
+            if (R >= 4 && (b & 1) == 0)
+                slm__prefetch(wb, R * rb, 2 * SLM__Q8_0_SIZE);
             __m256i q = ld256(wb + 2);
             __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
             __m256 i32 = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
             acc[r] = _mm256_fmadd_ps(i32, _mm256_set1_ps(f16c(wb) * dy), acc[r]);
         }
     }
-    UNROLL for (int r = 0; r < R; r++) s[r] = hsum256(acc[r]);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        s[r] = hsum256(acc[r]);
 }
 SLM__DEFINE_MATVEC(T2, q8_0, q8_0_rows)
 
@@ -374,7 +383,7 @@ INL T2 __m256i q4_k_block(const uint8_t *xb, const uint8_t *q8, __m128i bsp, __m
     slm__q4_k_scales(xb + SLM__Q4_K_SCALES, &sc, &m);
     __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
     __m256i isum = _mm256_setzero_si256();
-    UNROLL
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
         __m256i q = ld256(xb + SLM__Q4_K_QS + 32 * k);
         __m256i lo = _mm256_and_si256(q, m4);
@@ -393,8 +402,8 @@ INL T2 void q4_k_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, floa
 {
     __m256 acc[4];
     __m128 accm[4];
-    UNROLL for (int r = 0; r < R; r++)
-    {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
         acc[r] = _mm256_setzero_ps();
         accm[r] = _mm_setzero_ps();
     }
@@ -403,11 +412,11 @@ INL T2 void q4_k_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, floa
         /* bsum pairs: the sums of each 32-element sub-block */
         __m128i bsp = _mm_hadd_epi16(ld128(yb + SLM__Q8_K_BSUMS), ld128(yb + SLM__Q8_K_BSUMS + 16));
         __m128 dy = _mm_set1_ps(slm__rdf32(yb));
-        UNROLL for (int r = 0; r < R; r++)
-        {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
             const uint8_t *xb = w + r * rb + (size_t)b * SLM__Q4_K_SIZE;
-            if (R == 4)
-                prefetch_ahead(xb, PF_ROWS * rb, SLM__Q4_K_SIZE);
+            if (R >= 4)
+                slm__prefetch(xb, R * rb, SLM__Q4_K_SIZE);
             __m128i mins;
             __m256i isum = q4_k_block(xb, yb + SLM__Q8_K_QS, bsp, &mins);
             __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)slm_rd32(xb))), dy);
@@ -415,7 +424,9 @@ INL T2 void q4_k_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, floa
             accm[r] = _mm_fmadd_ps(_mm_cvtepi32_ps(mins), _mm_shuffle_ps(dd, dd, 0x55), accm[r]);
         }
     }
-    UNROLL for (int r = 0; r < R; r++) s[r] = hsum256(acc[r]) - hsum128(accm[r]);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        s[r] = hsum256(acc[r]) - hsum128(accm[r]);
 }
 SLM__DEFINE_MATVEC(T2, q4_k, q4_k_rows)
 
@@ -437,17 +448,20 @@ INL T2 __m256i q6_k_block(const uint8_t *xb, const uint8_t *yb)
     __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), ld256(yb + SLM__Q8_K_BSUMS));
     __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
     const uint8_t *q8 = yb + SLM__Q8_K_QS;
-    UNROLL
+#pragma GCC unroll 4
     for (int h = 0; h < 2; h++) {
         __m256i l0 = ld256(xb + 64 * h), l1 = ld256(xb + 64 * h + 32);
         __m256i qh = ld256(xb + SLM__Q6_K_QH + 32 * h);
         __m256i c[4];
-        c[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
-        c[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
-        c[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+        c[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                               _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+        c[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                               _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+        c[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                               _mm256_and_si256(qh, m30));
         c[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
-        UNROLL
+#pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m256i p = _mm256_maddubs_epi16(c[k], ld256(q8 + 128 * h + 32 * k));
             __m256i sc = _mm256_cvtepi8_epi16(scale_pair(sc8, 8 * h + 2 * k));
@@ -460,20 +474,24 @@ INL T2 __m256i q6_k_block(const uint8_t *xb, const uint8_t *yb)
 INL T2 void q6_k_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, float *s, const int R)
 {
     __m256 acc[4];
-    UNROLL for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm256_setzero_ps();
     for (int b = 0; b < n / 256; b++) {
         const uint8_t *yb = x + (size_t)b * SLM__Q8_K_SIZE;
         float dy = slm__rdf32(yb);
-        UNROLL for (int r = 0; r < R; r++)
-        {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
             const uint8_t *xb = w + r * rb + (size_t)b * SLM__Q6_K_SIZE;
-            if (R == 4)
-                prefetch_ahead(xb, PF_ROWS * rb, SLM__Q6_K_SIZE);
+            if (R >= 4)
+                slm__prefetch(xb, R * rb, SLM__Q6_K_SIZE);
             __m256 d = _mm256_set1_ps(f16c(xb + SLM__Q6_K_D) * dy);
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q6_k_block(xb, yb)), d, acc[r]);
         }
     }
-    UNROLL for (int r = 0; r < R; r++) s[r] = hsum256(acc[r]);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        s[r] = hsum256(acc[r]);
 }
 SLM__DEFINE_MATVEC(T2, q6_k, q6_k_rows)
 

@@ -235,7 +235,8 @@ void slm__q4_k_to_float(const void *src, float *dst, int64_t n)
         slm__q4_k_scales(b + SLM__Q4_K_SCALES, &sc, &m);
         const uint8_t *q = b + SLM__Q4_K_QS;
         for (int j = 0; j < 4; j++, q += 32) {
-            float d1 = d * (float)(uint8_t)(sc >> 16 * j), m1 = dmin * (float)(uint8_t)(m >> 16 * j);
+            float d1 = d * (float)(uint8_t)(sc >> 16 * j),
+                  m1 = dmin * (float)(uint8_t)(m >> 16 * j);
             float d2 = d * (float)(uint8_t)(sc >> (16 * j + 8));
             float m2 = dmin * (float)(uint8_t)(m >> (16 * j + 8));
             for (int l = 0; l < 32; l++)
@@ -406,48 +407,48 @@ void slm__q4_k_from_float(const float *src, void *dst, int64_t n)
 
 /* ---- Q6_K --------------------------------------------------------------- */
 
-void slm__q6_k_to_float(const void *src, float *dst, int64_t n)
+/* The 256 signed codes (c - 32, c = ql nibble | 2 qh bits << 4) of a Q6_K
+ * block in element order: per 128 elements, ql[0:32) low nibbles are
+ * elements [0:32), ql[32:64) low [32:64), the high nibbles [64:96) and
+ * [96:128); qh bits 0-1, 2-3, 4-5, 6-7 go with those four quarters. */
+static void q6_k_codes(const uint8_t *b, int8_t *q)
 {
-    const uint8_t *b = src;
-    for (int64_t i = 0; i < n / 256; i++, b += SLM__Q6_K_SIZE) {
-        float d = slm__f16(b + SLM__Q6_K_D);
-        const uint8_t *ql = b, *qh = b + SLM__Q6_K_QH;
-        const int8_t *sc = (const int8_t *)(b + SLM__Q6_K_SC);
-        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, dst += 128) {
-            for (int l = 0; l < 32; l++) {
-                int is = l / 16;
-                int q1 = ((ql[l] & 0xf) | ((qh[l] >> 0) & 3) << 4) - 32;
-                int q2 = ((ql[l + 32] & 0xf) | ((qh[l] >> 2) & 3) << 4) - 32;
-                int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
-                int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
-                dst[l] = d * (float)sc[is] * (float)q1;
-                dst[l + 32] = d * (float)sc[is + 2] * (float)q2;
-                dst[l + 64] = d * (float)sc[is + 4] * (float)q3;
-                dst[l + 96] = d * (float)sc[is + 6] * (float)q4;
-            }
+    const uint8_t *ql = b, *qh = b + SLM__Q6_K_QH;
+    for (int h = 0; h < 2; h++, ql += 64, qh += 32, q += 128) {
+        for (int l = 0; l < 32; l++) {
+            q[l] = (int8_t)(((ql[l] & 0xf) | ((qh[l] >> 0) & 3) << 4) - 32);
+            q[l + 32] = (int8_t)(((ql[l + 32] & 0xf) | ((qh[l] >> 2) & 3) << 4) - 32);
+            q[l + 64] = (int8_t)(((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32);
+            q[l + 96] = (int8_t)(((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32);
         }
     }
 }
 
-/* The 6-bit code of element e (0..255) of a Q6_K block, in [0, 63]. */
-static int q6_k_code(const uint8_t *b, int e)
+void slm__q6_k_to_float(const void *src, float *dst, int64_t n)
 {
-    int h = e / 128, r = e % 128, l = r % 32, part = r / 32;
-    uint8_t lo = b[64 * h + l + (part & 1) * 32];
-    lo = (part & 2) ? lo >> 4 : lo & 0xf;
-    return lo | ((b[SLM__Q6_K_QH + 32 * h + l] >> (2 * part)) & 3) << 4;
+    const uint8_t *b = src;
+    int8_t q[256];
+    for (int64_t i = 0; i < n / 256; i++, b += SLM__Q6_K_SIZE, dst += 256) {
+        float d = slm__f16(b + SLM__Q6_K_D);
+        q6_k_codes(b, q);
+        for (int e = 0; e < 256; e++)
+            dst[e] = d * (float)(int8_t)b[SLM__Q6_K_SC + e / 16] * (float)q[e];
+    }
 }
 
+/* sum_j sc_j * dot(q6_j, q8_j) over the 16 sub-blocks of 16, in integers. */
 static void q6_k_vec_dot(int n, float *s, const void *vx, const void *vy)
 {
     const uint8_t *x = vx, *y = vy;
+    int8_t q[256];
     float sum = 0.0f;
     for (int i = 0; i < n / 256; i++, x += SLM__Q6_K_SIZE, y += SLM__Q8_K_SIZE) {
+        q6_k_codes(x, q);
         int sumi = 0;
         for (int j = 0; j < 16; j++) {
             int dot = 0;
             for (int l = 0; l < 16; l++)
-                dot += (q6_k_code(x, 16 * j + l) - 32) * (int8_t)y[SLM__Q8_K_QS + 16 * j + l];
+                dot += q[16 * j + l] * (int8_t)y[SLM__Q8_K_QS + 16 * j + l];
             sumi += (int8_t)x[SLM__Q6_K_SC + j] * dot;
         }
         sum += slm__f16(x + SLM__Q6_K_D) * slm__rdf32(y) * (float)sumi;
@@ -492,7 +493,8 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L)
         }
         if (suml2 > 0 && sumlx * sumlx > best * suml2) {
             for (int i = 0; i < n; i++)
-                L[i] = (int8_t)(nmax + SLM_MAX(-nmax, SLM_MIN(nmax - 1, slm__nearest_int(iscale * x[i]))));
+                L[i] = (int8_t)(nmax +
+                                SLM_MAX(-nmax, SLM_MIN(nmax - 1, slm__nearest_int(iscale * x[i]))));
             scale = sumlx / suml2;
             best = scale * sumlx;
         }
@@ -535,7 +537,8 @@ void slm__q6_k_from_float(const float *src, void *dst, int64_t n)
         uint16_t hd = slm_f32_to_f16(1 / iscale);
         memcpy(b + SLM__Q6_K_D, &hd, 2);
         for (int j = 0; j < 16; j++)
-            b[SLM__Q6_K_SC + j] = (uint8_t)(int8_t)SLM_MIN(127, slm__nearest_int(iscale * scales[j]));
+            b[SLM__Q6_K_SC + j] =
+                (uint8_t)(int8_t)SLM_MIN(127, slm__nearest_int(iscale * scales[j]));
         for (int j = 0; j < 16; j++) {
             float d = slm__f16(b + SLM__Q6_K_D) * (float)(int8_t)b[SLM__Q6_K_SC + j];
             if (d == 0.0f)
@@ -551,12 +554,12 @@ void slm__q6_k_from_float(const float *src, void *dst, int64_t n)
 /* ---- table -------------------------------------------------------------- */
 
 /* The reference matvec: one vec_dot per row. */
-#define SCALAR_MATVEC(name)                                                                  \
-    static void name##_matvec(int n, int nrows, float *y, const void *W, size_t rb,         \
-                              const void *xq)                                                \
-    {                                                                                        \
-        for (int r = 0; r < nrows; r++)                                                      \
-            name##_vec_dot(n, y + r, (const uint8_t *)W + (size_t)r * rb, xq);               \
+#define SCALAR_MATVEC(name)                                                                        \
+    static void name##_matvec(int n, int nrows, float *y, const void *W, size_t rb,                \
+                              const void *xq)                                                      \
+    {                                                                                              \
+        for (int r = 0; r < nrows; r++)                                                            \
+            name##_vec_dot(n, y + r, (const uint8_t *)W + (size_t)r * rb, xq);                     \
     }
 SCALAR_MATVEC(f32)
 SCALAR_MATVEC(f16)

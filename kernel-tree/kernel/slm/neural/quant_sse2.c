@@ -9,14 +9,15 @@
  * through the FPU's round-to-nearest-even with a 0.5 bias: both assume the
  * default MXCSR, as every kernel here does).
  */
+/* GCC's immintrin.h includes libc's <stdlib.h> through mm_malloc.h, even
+ * freestanding; the engine uses no _mm_malloc, so skip that header. */
+#define _MM_MALLOC_H_INCLUDED
 #include <immintrin.h>
 
 #include "quant_impl.h"
 
 #define TS __attribute__((target("sse2")))
 #define INL static inline __attribute__((always_inline))
-#define UNROLL _Pragma("GCC unroll 4")
-#define PF_ROWS 8 /* see quant_avx512.c's prefetch_ahead */
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -86,13 +87,6 @@ INL TS __m128i pack32_16(__m128i a, __m128i b)
                            _mm_srai_epi32(_mm_slli_epi32(b, 16), 16));
 }
 
-INL TS void prefetch_ahead(const uint8_t *p, size_t ahead, int bytes)
-{
-    uintptr_t a = (uintptr_t)p + ahead;
-    for (int off = 0; off < bytes; off += 64)
-        _mm_prefetch((const char *)(a + (uintptr_t)off), _MM_HINT_T0);
-}
-
 /* ---- half floats ---------------------------------------------------------- */
 
 /* 4 halves (zero-extended in int32 lanes) -> floats, as slm_f16_to_f32. */
@@ -125,8 +119,9 @@ INL TS __m128i f32x4_to_f16(__m128 f)
     __m128i norm = _mm_add_epi32(a, _mm_set1_epi32((int)(0xfff - (112u << 23))));
     norm = _mm_srli_epi32(_mm_add_epi32(norm, odd), 13);
     /* subnormal: 0.5 + |f| rounds |f| to a multiple of 2^-24 */
-    __m128i sub = _mm_sub_epi32(_mm_castps_si128(_mm_add_ps(_mm_castsi128_ps(a), _mm_set1_ps(0.5f))),
-                                _mm_set1_epi32(0x3f000000));
+    __m128i sub =
+        _mm_sub_epi32(_mm_castps_si128(_mm_add_ps(_mm_castsi128_ps(a), _mm_set1_ps(0.5f))),
+                      _mm_set1_epi32(0x3f000000));
     __m128i nan = _mm_or_si128(_mm_set1_epi32(0x7e00),
                                _mm_and_si128(_mm_srli_epi32(a, 13), _mm_set1_epi32(0x3ff)));
     __m128i r = sel(_mm_cmplt_epi32(a, _mm_set1_epi32(113 << 23)), sub, norm);
@@ -144,8 +139,8 @@ INL TS __m128 ld_bf16x4(const uint8_t *p)
 INL TS __m128i f32x4_to_bf16(__m128 f)
 {
     __m128i u = _mm_castps_si128(f);
-    __m128i nan = _mm_cmpgt_epi32(_mm_and_si128(u, _mm_set1_epi32(0x7fffffff)),
-                                  _mm_set1_epi32(0x7f800000));
+    __m128i nan =
+        _mm_cmpgt_epi32(_mm_and_si128(u, _mm_set1_epi32(0x7fffffff)), _mm_set1_epi32(0x7f800000));
     __m128i odd = _mm_and_si128(_mm_srli_epi32(u, 16), _mm_set1_epi32(1));
     __m128i r = _mm_add_epi32(u, _mm_add_epi32(odd, _mm_set1_epi32(0x7fff)));
     r = sel(nan, _mm_or_si128(u, _mm_set1_epi32(0x400000)), r);
@@ -177,23 +172,29 @@ INL TS void fl_rows(int kind, int n, const uint8_t *w, size_t rb, const uint8_t 
     const size_t es = kind == K_F32 ? 4 : 2;
     __m128 acc[4][2];
     float tail[4] = {0, 0, 0, 0};
-    UNROLL for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        acc[r][0] = acc[r][1] = _mm_setzero_ps();
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128 x0 = _mm_loadu_ps(x + i), x1 = _mm_loadu_ps(x + i + 4);
-        UNROLL for (int r = 0; r < R; r++)
-        {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
             const uint8_t *p = w + r * rb + (size_t)i * es;
-            if (R == 4 && (i & 15) == 0)
-                prefetch_ahead(p, PF_ROWS * rb, (int)(16 * es));
+            if (R >= 4 && (i & 15) == 0)
+                slm__prefetch(p, R * rb, (int)(16 * es));
             acc[r][0] = _mm_add_ps(acc[r][0], _mm_mul_ps(ld_row(kind, p), x0));
             acc[r][1] = _mm_add_ps(acc[r][1], _mm_mul_ps(ld_row(kind, p + 4 * es), x1));
         }
     }
     for (; i < n; i++) {
-        UNROLL for (int r = 0; r < R; r++) tail[r] += ld_one(kind, w + r * rb + (size_t)i * es) * x[i];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+            tail[r] += ld_one(kind, w + r * rb + (size_t)i * es) * x[i];
     }
-    UNROLL for (int r = 0; r < R; r++) s[r] = hsum128(_mm_add_ps(acc[r][0], acc[r][1])) + tail[r];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        s[r] = hsum128(_mm_add_ps(acc[r][0], acc[r][1])) + tail[r];
 }
 
 INL TS void f32_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, float *s, const int R)
@@ -237,7 +238,8 @@ TS static void f16_from_float(const float *src, void *dst, int64_t n)
     uint8_t *p = dst;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m128i a = f32x4_to_f16(_mm_loadu_ps(src + i)), b = f32x4_to_f16(_mm_loadu_ps(src + i + 4));
+        __m128i a = f32x4_to_f16(_mm_loadu_ps(src + i)),
+                b = f32x4_to_f16(_mm_loadu_ps(src + i + 4));
         _mm_storeu_si128((__m128i *)(p + 2 * i), pack32_16(a, b));
     }
     for (; i < n; i++) {
@@ -318,7 +320,8 @@ TS static void q8_k_from_float(const float *src, void *dst, int64_t n)
             __m128i q[4];
             for (int k = 0; k < 4; k++)
                 q[k] = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(src + 16 * g + 4 * k), vs));
-            _mm_storeu_si128((__m128i *)(b + SLM__Q8_K_QS + 16 * g), pack4_i8(q[0], q[1], q[2], q[3]));
+            _mm_storeu_si128((__m128i *)(b + SLM__Q8_K_QS + 16 * g),
+                             pack4_i8(q[0], q[1], q[2], q[3]));
             int16_t bs = (int16_t)hsum_epi32(
                 _mm_add_epi32(_mm_add_epi32(q[0], q[1]), _mm_add_epi32(q[2], q[3])));
             memcpy(b + SLM__Q8_K_BSUMS + 2 * g, &bs, 2);
@@ -388,15 +391,17 @@ INL TS __m128i dot4(const __m128i *w, const __m128i *y)
 INL TS void q8_0_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, float *s, const int R)
 {
     __m128 acc[4];
-    UNROLL for (int r = 0; r < R; r++) acc[r] = _mm_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm_setzero_ps();
     for (int b = 0; b < n / 32; b++) {
         struct act32 a;
         act32(x + (size_t)b * SLM__Q8_0_SIZE, &a);
-        UNROLL for (int r = 0; r < R; r++)
-        {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
             const uint8_t *wb = w + r * rb + (size_t)b * SLM__Q8_0_SIZE;
-            if (R == 4 && (b & 1) == 0)
-                prefetch_ahead(wb, PF_ROWS * rb, 2 * SLM__Q8_0_SIZE);
+            if (R >= 4 && (b & 1) == 0)
+                slm__prefetch(wb, R * rb, 2 * SLM__Q8_0_SIZE);
             __m128i q[4];
             widen16(wb + 2, q);
             widen16(wb + 18, q + 2);
@@ -404,7 +409,9 @@ INL TS void q8_0_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, floa
             acc[r] = _mm_add_ps(acc[r], _mm_mul_ps(i32, _mm_set1_ps(slm__f16(wb) * a.d)));
         }
     }
-    UNROLL for (int r = 0; r < R; r++) s[r] = hsum128(acc[r]);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        s[r] = hsum128(acc[r]);
 }
 SLM__DEFINE_MATVEC(TS, q8_0, q8_0_rows)
 
@@ -412,17 +419,19 @@ INL TS void q4_0_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, floa
 {
     const __m128i m4 = _mm_set1_epi8(0x0f), z = _mm_setzero_si128();
     __m128 acc[4];
-    UNROLL for (int r = 0; r < R; r++) acc[r] = _mm_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm_setzero_ps();
     for (int b = 0; b < n / 32; b++) {
         struct act32 a;
         act32(x + (size_t)b * SLM__Q8_0_SIZE, &a);
         __m128i c8 = _mm_set1_epi16(8);
         __m128i corr = dot4((const __m128i[]){c8, c8, c8, c8}, a.y);
-        UNROLL for (int r = 0; r < R; r++)
-        {
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
             const uint8_t *wb = w + r * rb + (size_t)b * SLM__Q4_0_SIZE;
-            if (R == 4 && (b & 3) == 0)
-                prefetch_ahead(wb, PF_ROWS * rb, 4 * SLM__Q4_0_SIZE);
+            if (R >= 4 && (b & 3) == 0)
+                slm__prefetch(wb, R * rb, 4 * SLM__Q4_0_SIZE);
             __m128i qs = ld128(wb + 2);
             __m128i lo = _mm_and_si128(qs, m4), hi = _mm_and_si128(_mm_srli_epi16(qs, 4), m4);
             __m128i q[4] = {_mm_unpacklo_epi8(lo, z), _mm_unpackhi_epi8(lo, z),
@@ -431,7 +440,9 @@ INL TS void q4_0_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, floa
             acc[r] = _mm_add_ps(acc[r], _mm_mul_ps(i32, _mm_set1_ps(slm__f16(wb) * a.d)));
         }
     }
-    UNROLL for (int r = 0; r < R; r++) s[r] = hsum128(acc[r]);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        s[r] = hsum128(acc[r]);
 }
 SLM__DEFINE_MATVEC(TS, q4_0, q4_0_rows)
 
@@ -464,7 +475,8 @@ INL TS void q4_k_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, floa
             slm__q4_k_scales(xb + SLM__Q4_K_SCALES, &sc, &m);
             __m128i isum = _mm_setzero_si128();
             for (int k = 0; k < 4; k++) {
-                __m128i qa = ld128(xb + SLM__Q4_K_QS + 32 * k), qb = ld128(xb + SLM__Q4_K_QS + 32 * k + 16);
+                __m128i qa = ld128(xb + SLM__Q4_K_QS + 32 * k),
+                        qb = ld128(xb + SLM__Q4_K_QS + 32 * k + 16);
                 __m128i lo[4] = {_mm_and_si128(qa, m4), _mm_and_si128(qb, m4),
                                  _mm_and_si128(_mm_srli_epi16(qa, 4), m4),
                                  _mm_and_si128(_mm_srli_epi16(qb, 4), m4)};
@@ -482,7 +494,8 @@ INL TS void q4_k_rows(int n, const uint8_t *w, size_t rb, const uint8_t *x, floa
                         ((int16_t)slm_rd16(yb + SLM__Q8_K_BSUMS + 4 * j) +
                          (int16_t)slm_rd16(yb + SLM__Q8_K_BSUMS + 4 * j + 2));
             float dy = slm__rdf32(yb);
-            sum += slm__f16(xb) * dy * (float)hsum_epi32(isum) - slm__f16(xb + 2) * dy * (float)summ;
+            sum +=
+                slm__f16(xb) * dy * (float)hsum_epi32(isum) - slm__f16(xb + 2) * dy * (float)summ;
         }
         s[r] = sum;
     }
