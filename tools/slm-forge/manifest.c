@@ -15,7 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "forge.h"
-#include "llama.h"
+#include "generate.h"
 #include "mapfile.h"
 #include "sha256.h"
 

@@ -69,9 +69,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"bench", required_argument, 0, 'B'},
         {0, 0, 0, 0}};
     *o = (struct opts){.gen = SLM_GEN_DEFAULTS, .pool_mb = 256, .max_prompt = 4096, .isa = -2};
-    int c;
+    int c, idx;
     char *end;
-    while ((c = getopt_long(argc, argv, "p:n:h", lo, NULL)) != -1) {
+    while (idx = -1, (c = getopt_long(argc, argv, "p:n:h", lo, &idx)) != -1) {
         errno = 0;
         end = ""; /* options without a number leave nothing to check */
         switch (c) {
@@ -94,8 +94,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->bench_pp = (uint32_t)strtoul(optarg, &end, 10);
             if (*end == ',' && end[1])
                 o->bench_tg = (uint32_t)strtoul(end + 1, &end, 10);
-            else
-                end = "x"; /* PP,TG both required */
+            if (!o->bench_pp || !o->bench_tg)
+                end = "x"; /* PP,TG both required, both >= 1 */
             break;
         case 'C': o->check = true; continue;
         case 'j': o->json = true; continue;
@@ -104,7 +104,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         default: usage(stderr); return 2;
         }
         if (errno || *end) {
-            fprintf(stderr, "slm-run: bad value '%s' for -%c\n", optarg, c);
+            if (idx >= 0)
+                fprintf(stderr, "slm-run: bad value '%s' for --%s\n", optarg, lo[idx].name);
+            else
+                fprintf(stderr, "slm-run: bad value '%s' for -%c\n", optarg, c);
             return 2;
         }
     }
@@ -265,30 +268,54 @@ static void print_completion(const struct opts *o, const char *out,
     print_json(obj);
 }
 
+/* Maps a --pool-mb pool into *pool and opens the runtime in it. Returns 0,
+ * or -1 after printing the error (*pool then owns nothing to unmap when its
+ * base is NULL). Release with close_pool. */
+static int open_runtime(const struct opts *o, const struct aut_mapfile *f, uint32_t n_ctx,
+                        size_t max_prompt, struct slm_pool *pool, struct slm_runtime *rt)
+{
+    size_t bytes = o->pool_mb << 20;
+    void *mem = map_pool(bytes);
+    struct slm_err err = {0};
+    if (!mem) {
+        pool->base = NULL;
+        fprintf(stderr, "slm-run: cannot map a %zu MiB pool\n", o->pool_mb);
+        return -1;
+    }
+    slm_pool_init(pool, mem, bytes); /* page-aligned: base and size stay mem, bytes */
+    if (slm_runtime_open(rt, f->data, f->size, n_ctx, max_prompt, (enum slm_isa)o->isa, pool,
+                         &err)) {
+        print_error(o, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_pool(struct slm_pool *pool)
+{
+    if (pool->base)
+        munmap(pool->base, pool->size);
+}
+
 static int cmd_run(const struct opts *o, const struct aut_mapfile *f)
 {
-    size_t pool_bytes = o->pool_mb << 20;
-    void *mem = map_pool(pool_bytes);
     struct slm_pool pool;
     struct slm_runtime rt;
     struct slm_err err = {0};
-    if (!mem) {
-        fprintf(stderr, "slm-run: cannot map a %zu MiB pool\n", o->pool_mb);
+    int rc = open_runtime(o, f, o->ctx, o->max_prompt, &pool, &rt);
+    if (rc) {
+        close_pool(&pool);
         return 1;
     }
-    slm_pool_init(&pool, mem, pool_bytes);
-    int rc = slm_runtime_open(&rt, f->data, f->size, o->ctx, o->max_prompt,
-                              (enum slm_isa)o->isa, &pool, &err);
     struct slm_gen_params gp = o->gen;
     if (o->dump_logits > 0)
         gp.max_tokens = 0; /* prefill only */
     static char out[1 << 16];
     struct slm_gen_stats st;
-    if (!rc)
-        rc = slm_generate(&rt, o->prompt, strlen(o->prompt), &gp, out, sizeof out, &st, &err);
+    rc = slm_generate(&rt, o->prompt, strlen(o->prompt), &gp, out, sizeof out, &st, &err);
     if (rc) {
         print_error(o, &err);
-        munmap(mem, pool_bytes);
+        close_pool(&pool);
         return 1;
     }
     if (o->dump_logits > 0) {
@@ -296,7 +323,7 @@ static int cmd_run(const struct opts *o, const struct aut_mapfile *f)
     } else {
         print_completion(o, out, &st);
     }
-    munmap(mem, pool_bytes);
+    close_pool(&pool);
     return 0;
 }
 
@@ -308,39 +335,31 @@ static int bench_tokens(struct slm_runtime *rt, uint32_t pp, uint32_t tg, uint64
     const float *logits = NULL;
     uint32_t vocab = rt->model.cfg.vocab;
     int32_t tok = rt->model.vocab.bos >= 0 ? rt->model.vocab.bos : 0;
-    uint64_t t0 = slm_port_now_ns();
-    for (uint32_t i = 0; i < pp + tg; i++) {
-        if (i == pp)
-            ns[0] = slm_port_now_ns() - t0, t0 = slm_port_now_ns();
-        int rc = slm_forward(&rt->ctx, tok, &logits);
-        if (rc)
-            return slm_err_set(err, -rc, "forward pass at position %u: %s", i, slm_strerror(rc));
-        tok = i + 1 < pp ? (int32_t)(259 + (i * 7919u) % (vocab - 259)) : slm_argmax(logits, vocab);
+    for (uint32_t phase = 0, pos = 0; phase < 2; phase++) {
+        uint64_t t0 = slm_port_now_ns();
+        for (uint32_t end = pos + (phase ? tg : pp); pos < end; pos++) {
+            int rc = slm_forward(&rt->ctx, tok, &logits);
+            if (rc)
+                return slm_err_set(err, -rc, "forward pass at position %u: %s", pos,
+                                   slm_strerror(rc));
+            tok = pos + 1 < pp ? (int32_t)(259 + (pos * 7919u) % (vocab - 259))
+                               : slm_argmax(logits, vocab);
+        }
+        ns[phase] = slm_port_now_ns() - t0;
     }
-    ns[1] = slm_port_now_ns() - t0;
     return 0;
 }
 
 static int cmd_bench(const struct opts *o, const struct aut_mapfile *f)
 {
-    size_t pool_bytes = o->pool_mb << 20;
-    void *mem = map_pool(pool_bytes);
     struct slm_pool pool;
     struct slm_runtime rt;
     struct slm_err err = {0};
     uint64_t ns[2] = {0, 0};
-    if (!mem) {
-        fprintf(stderr, "slm-run: cannot map a %zu MiB pool\n", o->pool_mb);
-        return 1;
-    }
-    slm_pool_init(&pool, mem, pool_bytes);
-    int rc = slm_runtime_open(&rt, f->data, f->size, o->bench_pp + o->bench_tg, 64,
-                              (enum slm_isa)o->isa, &pool, &err);
-    if (!rc)
-        rc = bench_tokens(&rt, o->bench_pp, o->bench_tg, ns, &err);
-    if (rc) {
+    int rc = open_runtime(o, f, o->bench_pp + o->bench_tg, 64, &pool, &rt);
+    if (!rc && (rc = bench_tokens(&rt, o->bench_pp, o->bench_tg, ns, &err)))
         print_error(o, &err);
-    } else {
+    if (!rc) {
         double pp = o->bench_pp / ((double)ns[0] / 1e9), tg = o->bench_tg / ((double)ns[1] / 1e9);
         cJSON *obj = cJSON_CreateObject();
         cJSON_AddNumberToObject(obj, "pp", o->bench_pp);
@@ -353,7 +372,7 @@ static int cmd_bench(const struct opts *o, const struct aut_mapfile *f)
         cJSON_AddStringToObject(obj, "isa", slm_isa_name((enum slm_isa)o->isa));
         print_json(obj);
     }
-    munmap(mem, pool_bytes);
+    close_pool(&pool);
     return rc ? 1 : 0;
 }
 

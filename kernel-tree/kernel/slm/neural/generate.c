@@ -122,10 +122,9 @@ int slm_generate(struct slm_runtime *rt, const char *prompt, size_t len,
         return slm_err_set(err, SLM_E_INVAL, "output buffer of 0 bytes");
     out[0] = '\0';
     struct slm_sampler *s = &rt->sampler;
-    s->temperature = p->temperature > 0.0f ? p->temperature : 0.0f;
-    s->top_k = p->top_k > s->vocab ? s->vocab : p->top_k;
-    s->top_p = p->top_p > 0.0f ? p->top_p : 1.0f;
-    slm_sampler_seed(s, p->seed);
+    /* out-of-range values mean "off": greedy, no nucleus */
+    slm_sampler_set(s, p->temperature > 0.0f ? p->temperature : 0.0f, p->top_k,
+                    p->top_p > 0.0f ? p->top_p : 1.0f, p->seed);
 
     const float *logits;
     int rc = prefill(rt, prompt, len, st, &logits, err);

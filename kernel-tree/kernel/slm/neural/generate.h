@@ -61,4 +61,13 @@ int slm_generate(struct slm_runtime *rt, const char *prompt, size_t len,
                  const struct slm_gen_params *p, char *out, size_t cap, struct slm_gen_stats *st,
                  struct slm_err *err);
 
+/* The whole-pipeline memory estimate: the exact pool bytes a model in buf
+ * needs to load (parser tables + tokenizer index + layer table) and run
+ * with n_ctx positions (KV cache + activations) plus the tokenizer's
+ * scratch for a prompt of max_prompt bytes. Parses buf with a private
+ * scratch pool of scratch_size bytes at scratch (>= what loading needs;
+ * 64 MiB is plenty for any vocab <= 1M). Returns 0 or -SLM_E_*. */
+int slm_estimate_pool(const uint8_t *buf, size_t size, uint32_t n_ctx, size_t max_prompt,
+                      void *scratch, size_t scratch_size, size_t *out, struct slm_err *err);
+
 #endif

@@ -238,8 +238,11 @@ static size_t xq_bytes(const struct slm_config *c)
     return best;
 }
 
+/* Buffers of slm_ctx, allocated in this order. */
+enum { CTX_BUFS = 14 };
+
 /* Each buffer of slm_ctx, in allocation order: bytes for (cfg, n_ctx). */
-static void ctx_sizes(const struct slm_config *c, uint32_t n_ctx, size_t sz[14])
+static void ctx_sizes(const struct slm_config *c, uint32_t n_ctx, size_t sz[CTX_BUFS])
 {
     size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
     size_t cache = (size_t)c->n_layers * n_ctx * kv_dim * sizeof(uint16_t);
@@ -263,7 +266,7 @@ static void ctx_sizes(const struct slm_config *c, uint32_t n_ctx, size_t sz[14])
 
 size_t slm_ctx_pool_bytes(const struct slm_config *cfg, uint32_t n_ctx)
 {
-    size_t sz[14], total = 0;
+    size_t sz[CTX_BUFS], total = 0;
     ctx_sizes(cfg, n_ctx, sz);
     for (unsigned i = 0; i < SLM_ARRAY_SIZE(sz); i++)
         total += slm_pool_cost(sz[i]);
@@ -291,8 +294,8 @@ int slm_ctx_init(struct slm_ctx *c, const struct slm_model *m, uint32_t n_ctx,
     if (n_ctx == 0 || n_ctx > m->cfg.ctx_train)
         return slm_err_set(err, SLM_E_INVAL, "context length %u outside 1..%u", n_ctx,
                            m->cfg.ctx_train);
-    size_t sz[14];
-    void *p[14];
+    size_t sz[CTX_BUFS];
+    void *p[CTX_BUFS];
     ctx_sizes(&m->cfg, n_ctx, sz);
     for (unsigned i = 0; i < SLM_ARRAY_SIZE(sz); i++) {
         p[i] = slm_pool_alloc(pool, sz[i], 0);

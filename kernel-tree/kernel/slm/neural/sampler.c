@@ -32,11 +32,17 @@ int slm_sampler_init(struct slm_sampler *s, uint32_t vocab, float temperature, u
     if (!s->cand)
         return slm_err_set(err, SLM_E_NOMEM, "pool exhausted (sampler, %u candidates)", vocab);
     s->vocab = vocab;
+    slm_sampler_set(s, temperature, top_k, top_p, seed);
+    return 0;
+}
+
+void slm_sampler_set(struct slm_sampler *s, float temperature, uint32_t top_k, float top_p,
+                     uint64_t seed)
+{
     s->temperature = temperature;
-    s->top_k = top_k > vocab ? vocab : top_k;
+    s->top_k = top_k > s->vocab ? s->vocab : top_k;
     s->top_p = top_p;
     slm_sampler_seed(s, seed);
-    return 0;
 }
 
 static float next_uniform(struct slm_sampler *s)
@@ -122,17 +128,20 @@ static void to_probs(struct slm_sampler *s, uint32_t n)
 
 /* Candidates for top-p without top-k: all logits within reach of the
  * nucleus. A token whose probability is below (1-top_p)/(n-1) can never be
- * in it, so it is dropped before sorting; computed on logits via the max. */
+ * in it, so it is dropped before sorting. One exp per logit: the first pass
+ * keeps exp((l-max)/T) in cand, the second compacts and restores logits. */
 static uint32_t select_nucleus_candidates(struct slm_sampler *s, const float *logits)
 {
     uint32_t n = s->vocab;
     float max = logits[slm_argmax(logits, n)], sum = 0.0f, inv_t = 1.0f / s->temperature;
-    for (uint32_t i = 0; i < n; i++)
-        sum += km_expf((logits[i] - max) * inv_t);
+    for (uint32_t i = 0; i < n; i++) {
+        s->cand[i] = (struct slm_cand){km_expf((logits[i] - max) * inv_t), (int32_t)i};
+        sum += s->cand[i].p;
+    }
     float cutoff = (1.0f - s->top_p) / (float)(n > 1 ? n - 1 : 1) * sum;
     uint32_t c = 0;
     for (uint32_t i = 0; i < n; i++)
-        if (n == 1 || km_expf((logits[i] - max) * inv_t) >= cutoff)
+        if (n == 1 || s->cand[i].p >= cutoff)
             s->cand[c++] = (struct slm_cand){logits[i], (int32_t)i};
     sort_desc(s->cand, c);
     return c;

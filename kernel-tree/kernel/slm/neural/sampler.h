@@ -32,6 +32,11 @@ size_t slm_sampler_pool_bytes(uint32_t vocab);
 int slm_sampler_init(struct slm_sampler *s, uint32_t vocab, float temperature, uint32_t top_k,
                      float top_p, uint64_t seed, struct slm_pool *pool, struct slm_err *err);
 
+/* Sets the parameters (top_k clamped to the vocabulary) and re-seeds. The
+ * caller has checked temperature >= 0 and top_p > 0. */
+void slm_sampler_set(struct slm_sampler *s, float temperature, uint32_t top_k, float top_p,
+                     uint64_t seed);
+
 /* Re-seeds the generator (a new, reproducible sequence). */
 void slm_sampler_seed(struct slm_sampler *s, uint64_t seed);
 
