@@ -20,7 +20,7 @@ KT      := kernel-tree
 SLM_DIR := $(KT)/kernel/slm/neural
 PYTEST  := /usr/bin/python3 -m pytest
 
-SLM_SRCS    := $(sort $(wildcard $(SLM_DIR)/*.c)) $(KT)/lib/kfmt.c $(KT)/lib/kmath.c
+SLM_SRCS    := $(sort $(filter-out $(SLM_DIR)/gguf_loader.c,$(wildcard $(SLM_DIR)/*.c))) $(KT)/lib/kfmt.c $(KT)/lib/kmath.c
 COMMON_SRCS := $(sort $(wildcard src/common/*.c))
 TOOLS       := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard tools/*/*.c)))))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))

@@ -101,15 +101,10 @@ const struct pci_device *pci_find(uint16_t vendor, uint16_t device)
 
 void pci_describe(const struct pci_device *d, char *buf, size_t n)
 {
-    const char *name = pci_name_lookup(d->vendor, d->device);
+    char name[96];
+    bool known = pci_name_lookup(d->vendor, d->device, name, sizeof name) > 0;
     kfmt_snprintf(buf, n, "%02x:%02x.%u %04x:%04x %s%s%s", d->bus, d->dev, d->fn, d->vendor,
-                  d->device, pci_class_name(d->class_code, d->subclass), name ? ": " : "",
-                  name ? name : "");
+                  d->device, pci_class_name(d->class_code, d->subclass), known ? ": " : "",
+                  known ? name : "");
 }
 
-__attribute__((weak)) const char *pci_name_lookup(uint16_t vendor, uint16_t device)
-{
-    (void)vendor;
-    (void)device;
-    return NULL;
-}

@@ -33,9 +33,9 @@ void pci_describe(const struct pci_device *d, char *buf, size_t n);
 /* lspci-style class name ("Host bridge", "Ethernet controller"); never NULL. */
 const char *pci_class_name(uint8_t class_code, uint8_t subclass);
 
-/* Vendor/device name from the knowledge base, or NULL when unknown. The
- * kernel's own definition is weak and knows nothing: the knowledge-base
- * table provides the real one. */
-const char *pci_name_lookup(uint16_t vendor, uint16_t device);
+/* "Intel 82574L Gigabit Network Connection" into buf, from the knowledge
+ * base (kernel/slm/kb.c); "Intel device 1234" for a known vendor's unknown
+ * device. Returns the length, 0 (buf empty) when the vendor is unknown. */
+size_t pci_name_lookup(uint16_t vendor, uint16_t device, char *buf, size_t n);
 
 #endif

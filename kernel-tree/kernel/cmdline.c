@@ -3,6 +3,8 @@
  */
 #include "kernel/cmdline.h"
 
+#include "lib/kfmt.h"
+
 #include <stddef.h>
 
 #include "kernel/bootinfo.h"
@@ -53,14 +55,5 @@ const char *cmdline_get(const char *key)
 bool cmdline_get_u64(const char *key, uint64_t *out)
 {
     const char *v = cmdline_get(key);
-    if (!v || !*v)
-        return false;
-    uint64_t n = 0;
-    for (; *v; v++) {
-        if (*v < '0' || *v > '9' || n > (UINT64_MAX - 9) / 10)
-            return false;
-        n = n * 10 + (uint64_t)(*v - '0');
-    }
-    *out = n;
-    return true;
+    return v && kparse_u64(v, out);
 }

@@ -4,6 +4,7 @@
 #ifndef AUTON_KERNEL_ERRNO_H
 #define AUTON_KERNEL_ERRNO_H
 
+#define EIO 5
 #define EFAULT 14
 #define EBUSY 16
 #define EINVAL 22

@@ -20,6 +20,7 @@
 #include "kernel/sched.h"
 #include "kernel/selftest.h"
 #include "kernel/shell.h"
+#include "kernel/slm/slm.h"
 #include "kernel/time.h"
 #include "kernel/user.h"
 #include "mm/paging.h"
@@ -112,7 +113,7 @@ void kmain(uint64_t start_info)
     printk("IRQ: timer %u Hz, round-robin preemption, console input on IRQ 4\n", TIMER_HZ);
     printk("PCI: %u functions\n", pci_init());
 
-    /* SLM runtime: slm_init() goes here (rule engine, embedded model, pool). */
+    slm_init(); /* rule engine, SLM pool, the embedded model in the ring-3 task */
 
     printk("Init: System ready\n");
     start_first_thread(); /* the shell, or the selftests */

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#define READLINE_MAX 256 /* longest line, NUL included */
+#define READLINE_MAX 1024 /* longest line, NUL included */
 
 /* Prints prompt and reads one line into buf (NUL-terminated, at most n-1
  * bytes) with echo and editing: backspace, Ctrl-U (erase line), Ctrl-C

@@ -5,19 +5,30 @@
 
 #include "kernel/power.h"
 #include "kernel/printk.h"
+#include "kernel/slm/slm.h"
 
 #define DETAIL_MAX 256
 
 static const struct selftest tests[] = {
-    {"boot", selftest_boot},   {"pmm", selftest_pmm},     {"heap", selftest_heap},
-    {"sched", selftest_sched}, {"timer", selftest_timer}, {"pci", selftest_pci},
-    {"ring3", selftest_ring3},
+    {"boot", selftest_boot, NULL},
+    {"pmm", selftest_pmm, NULL},
+    {"heap", selftest_heap, NULL},
+    {"sched", selftest_sched, NULL},
+    {"timer", selftest_timer, NULL},
+    {"pci", selftest_pci, NULL},
+    {"ring3", selftest_ring3, NULL},
+    {"slm_rules", selftest_slm_rules, NULL},
+    {"slm_parser", selftest_slm_parser, slm_neural_ready},
+    {"slm_tokenizer", selftest_slm_tokenizer, slm_neural_ready},
+    {"slm_forward", selftest_slm_forward, slm_neural_ready},
 };
 
 int selftest_run_all(void)
 {
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        if (tests[i].applies && !tests[i].applies())
+            continue;
         char detail[DETAIL_MAX] = "";
         int rc = tests[i].fn(detail, sizeof detail);
         kprintf("SELFTEST %s: %s %s\n", tests[i].name, rc == 0 ? "PASS" : "FAIL", detail);

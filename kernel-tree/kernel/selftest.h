@@ -10,11 +10,13 @@
 #ifndef AUTON_KERNEL_SELFTEST_H
 #define AUTON_KERNEL_SELFTEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct selftest {
     const char *name;
     int (*fn)(char *detail, size_t n);
+    bool (*applies)(void); /* NULL: always; else the test runs only when true */
 };
 
 /* Runs every test; returns the number that failed. */
@@ -32,5 +34,10 @@ int selftest_sched(char *detail, size_t n);
 int selftest_timer(char *detail, size_t n);
 int selftest_pci(char *detail, size_t n);
 int selftest_ring3(char *detail, size_t n);
+/* selftest_slm.c: the rule engine always; the rest with a model up. */
+int selftest_slm_rules(char *detail, size_t n);
+int selftest_slm_parser(char *detail, size_t n);
+int selftest_slm_tokenizer(char *detail, size_t n);
+int selftest_slm_forward(char *detail, size_t n);
 
 #endif

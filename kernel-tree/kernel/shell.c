@@ -31,6 +31,7 @@ static int cmd_lspci(int argc, char **argv);
 static int cmd_selftest(int argc, char **argv);
 static int cmd_poweroff(int argc, char **argv);
 static int cmd_crash(int argc, char **argv);
+int cmd_slm(int argc, char **argv); /* shell_slm.c */
 
 static const struct shell_cmd commands[] = {
     {"help", "list the commands", cmd_help},
@@ -38,6 +39,7 @@ static const struct shell_cmd commands[] = {
     {"uptime", "time since boot and timer ticks", cmd_uptime},
     {"mem", "page allocator, heap and SLM pool usage", cmd_mem},
     {"lspci", "list PCI devices", cmd_lspci},
+    {"slm", "query \"<text>\" | info | stats | backend [rule|neural|auto] | bench [n]", cmd_slm},
     {"selftest", "run the kernel selftests", cmd_selftest},
     {"poweroff", "power the machine off", cmd_poweroff},
     {"crash", "fault in the kernel on purpose (tests the panic path)", cmd_crash},
@@ -49,7 +51,7 @@ static int cmd_help(int argc, char **argv)
 {
     (void)argc, (void)argv;
     for (size_t i = 0; i < NCOMMANDS; i++)
-        kprintf("  %-10s %s\n", commands[i].name, commands[i].help);
+        kprintf("  %-9s %s\n", commands[i].name, commands[i].help);
     return 0;
 }
 

@@ -220,3 +220,17 @@ int kfmt_snprintf(char *buf, size_t n, const char *fmt, ...)
     va_end(ap);
     return r;
 }
+
+bool kparse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    uint64_t n = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return false;
+        n = n * 10 + (uint64_t)(*s - '0');
+    }
+    *out = n;
+    return true;
+}

@@ -13,11 +13,16 @@
 #define AUTON_LIB_KFMT_H
 
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Formats into buf (always NUL-terminated when n > 0). Returns the length
  * the whole output would have had, like C99 vsnprintf. */
 int kfmt_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
+/* A decimal number of 1..20 digits that fits 64 bits, nothing else. */
+bool kparse_u64(const char *s, uint64_t *out);
+
 int kfmt_snprintf(char *buf, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

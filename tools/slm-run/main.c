@@ -327,29 +327,6 @@ static int cmd_run(const struct opts *o, const struct aut_mapfile *f)
     return 0;
 }
 
-/* Feeds bos and pp-1 fixed token ids, then generates tg tokens greedily
- * (end-of-sequence ignored, so every run does the same work). */
-static int bench_tokens(struct slm_runtime *rt, uint32_t pp, uint32_t tg, uint64_t ns[2],
-                        struct slm_err *err)
-{
-    const float *logits = NULL;
-    uint32_t vocab = rt->model.cfg.vocab;
-    int32_t tok = rt->model.vocab.bos >= 0 ? rt->model.vocab.bos : 0;
-    for (uint32_t phase = 0, pos = 0; phase < 2; phase++) {
-        uint64_t t0 = slm_port_now_ns();
-        for (uint32_t end = pos + (phase ? tg : pp); pos < end; pos++) {
-            int rc = slm_forward(&rt->ctx, tok, &logits);
-            if (rc)
-                return slm_err_set(err, -rc, "forward pass at position %u: %s", pos,
-                                   slm_strerror(rc));
-            tok = pos + 1 < pp ? (int32_t)(259 + (pos * 7919u) % (vocab - 259))
-                               : slm_argmax(logits, vocab);
-        }
-        ns[phase] = slm_port_now_ns() - t0;
-    }
-    return 0;
-}
-
 static int cmd_bench(const struct opts *o, const struct aut_mapfile *f)
 {
     struct slm_pool pool;
@@ -357,7 +334,7 @@ static int cmd_bench(const struct opts *o, const struct aut_mapfile *f)
     struct slm_err err = {0};
     uint64_t ns[2] = {0, 0};
     int rc = open_runtime(o, f, o->bench_pp + o->bench_tg, 64, &pool, &rt);
-    if (!rc && (rc = bench_tokens(&rt, o->bench_pp, o->bench_tg, ns, &err)))
+    if (!rc && (rc = slm_bench(&rt, o->bench_pp, o->bench_tg, ns, &err)))
         print_error(o, &err);
     if (!rc) {
         double pp = o->bench_pp / ((double)ns[0] / 1e9), tg = o->bench_tg / ((double)ns[1] / 1e9);

@@ -158,3 +158,27 @@ int slm_generate(struct slm_runtime *rt, const char *prompt, size_t len,
     st->pool_peak = rt->pool->peak;
     return 0;
 }
+
+int slm_bench(struct slm_runtime *rt, uint32_t pp, uint32_t tg, uint64_t ns[2], struct slm_err *err)
+{
+    const float *logits = NULL;
+    uint32_t vocab = rt->model.cfg.vocab;
+    if (pp == 0 || tg == 0 || (uint64_t)pp + tg > rt->ctx.n_ctx)
+        return slm_err_set(err, SLM_E_LIMIT, "bench of %u+%u tokens: must be 1.. and fit the "
+                           "context of %u", pp, tg, rt->ctx.n_ctx);
+    slm_ctx_reset(&rt->ctx);
+    int32_t tok = rt->model.vocab.bos >= 0 ? rt->model.vocab.bos : 0;
+    for (uint32_t phase = 0, pos = 0; phase < 2; phase++) {
+        uint64_t t0 = slm_port_now_ns();
+        for (uint32_t end = pos + (phase ? tg : pp); pos < end; pos++) {
+            int rc = slm_forward(&rt->ctx, tok, &logits);
+            if (rc)
+                return slm_err_set(err, -rc, "forward pass at position %u: %s", pos,
+                                   slm_strerror(rc));
+            tok = pos + 1 < pp ? (int32_t)(259 + (pos * 7919u) % (vocab - 259))
+                               : slm_argmax(logits, vocab);
+        }
+        ns[phase] = slm_port_now_ns() - t0;
+    }
+    return 0;
+}
