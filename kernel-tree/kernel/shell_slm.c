@@ -1,7 +1,7 @@
 /*
  * shell_slm.c - the shell's `slm` command: the SLM runtime at the console.
  *
- *   slm query "<text>"   ask; prints the spec's lines:
+ *   slm query [-n N] "<text>"  ask (N: most tokens, default 64); prints the spec's lines:
  *                          SLM: Inference starting...
  *                          SLM: Output: <first line>
  *                          SLM: | <each further line>
@@ -10,6 +10,8 @@
  *   slm stats            counters since boot
  *   slm backend [rule|neural|auto]
  *   slm bench [n]        n generated tokens (default 32) after a 16-token prompt
+ *   slm checksum         CRC-32 of the embedded model as loaded (tests compare it
+ *                        with the file)
  */
 #include <stdint.h>
 
@@ -44,7 +46,16 @@ static int slm_query_cmd(int argc, char **argv)
 {
     static char prompt[READLINE_MAX];
     size_t len = 0;
-    for (int i = 2; i < argc; i++) {
+    uint64_t max_tokens = 64;
+    int first = 2;
+    if (argc > 3 && strcmp(argv[2], "-n") == 0) {
+        if (!kparse_u64(argv[3], &max_tokens) || max_tokens == 0 || max_tokens > 4096) {
+            kprintf("slm query: -n takes 1..4096 tokens\n");
+            return 1;
+        }
+        first = 4;
+    }
+    for (int i = first; i < argc; i++) {
         size_t l = strlen(argv[i]);
         if (len + l + 2 > sizeof prompt)
             break;
@@ -55,10 +66,11 @@ static int slm_query_cmd(int argc, char **argv)
     }
     prompt[len] = '\0';
     if (len == 0) {
-        kprintf("usage: slm query \"<text>\"\n");
+        kprintf("usage: slm query [-n max_tokens] \"<text>\"\n");
         return 1;
     }
     struct slm_request q = SLM_REQUEST_INIT(prompt);
+    q.max_tokens = (uint32_t)max_tokens;
     kprintf("SLM: Inference starting...\n");
     int rc = slm_query(&q, &result);
     if (rc != SLM_OK) {
@@ -176,8 +188,21 @@ int cmd_slm(int argc, char **argv)
         return slm_stats_cmd();
     if (strcmp(sub, "backend") == 0)
         return slm_backend_cmd(argc, argv);
+    if (strcmp(sub, "checksum") == 0) {
+        uint32_t crc;
+        char why[SLM_ERROR_MAX];
+        const void *start;
+        size_t size;
+        slm_model_location(&start, &size);
+        if (slm_model_checksum(&crc, why, sizeof why) != SLM_OK) {
+            kprintf("SLM: Checksum failed: %s\n", why);
+            return 1;
+        }
+        kprintf("SLM: Model checksum: crc32=%08x bytes=%zu\n", crc, size);
+        return 0;
+    }
     if (strcmp(sub, "bench") == 0)
         return slm_bench_cmd(argc, argv);
-    kprintf("usage: slm query \"<text>\" | info | stats | backend [rule|neural|auto] | bench [n]\n");
+    kprintf("usage: slm query \"<text>\" | info | stats | backend [rule|neural|auto] | bench [n] | checksum\n");
     return 1;
 }

@@ -79,8 +79,10 @@ UENTRY int64_t u_slm_open(struct slm_abi_mbox *mb, const uint8_t *model, size_t 
     struct slm_runtime *r = slm_pool_alloc(pool, sizeof *r, 0);
     if (!r)
         return fail(mb, NULL, -SLM_E_NOMEM);
-    int rc = slm_runtime_open(r, model, size, n_ctx, SLM_ABI_PROMPT_MAX, slm_cpu_detect(), pool,
-                              &err);
+    enum slm_isa best = slm_cpu_detect(), isa = best;
+    if (mb->req.isa >= 0 && mb->req.isa < (int32_t)best)
+        isa = (enum slm_isa)mb->req.isa; /* never above what the CPU has */
+    int rc = slm_runtime_open(r, model, size, n_ctx, SLM_ABI_PROMPT_MAX, isa, pool, &err);
     if (rc)
         return fail(mb, &err, rc);
     const struct slm_model *m = &r->model;
@@ -238,4 +240,38 @@ UENTRY int64_t u_slm_selftest(struct slm_abi_mbox *mb, uint64_t which)
                                          : slm_err_set(&err, SLM_E_INVAL, "no such test");
     mb->resp.out_len = (uint32_t)strlen(mb->resp.out);
     return rc ? fail(mb, &err, rc) : 0;
+}
+
+/* CRC-32 (zlib's polynomial) of the embedded model as the task sees it, so
+ * a test can prove the loaded section holds the file's bytes. Works with
+ * or without a loaded runtime. Slicing by 4. */
+static uint32_t crc_table[4][256];
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 4; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+UENTRY int64_t u_slm_checksum(struct slm_abi_mbox *mb, const uint8_t *p, size_t n)
+{
+    clear_resp(mb);
+    if (crc_table[0][1] == 0)
+        crc_init();
+    uint32_t c = 0xffffffffu;
+    for (; n >= 4; n -= 4, p += 4) {
+        c ^= (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        c = crc_table[3][c & 0xff] ^ crc_table[2][(c >> 8) & 0xff] ^
+            crc_table[1][(c >> 16) & 0xff] ^ crc_table[0][c >> 24];
+    }
+    while (n--)
+        c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+    return (int64_t)(c ^ 0xffffffffu);
 }

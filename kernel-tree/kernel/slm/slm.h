@@ -108,6 +108,10 @@ void slm_get_counters(struct slm_counters *c);
  * in generate.h). 0, or an SLM_E* kind with r->error set. */
 int slm_run_bench(uint32_t pp, uint32_t tg, struct slm_result *r);
 
+/* CRC-32 (zlib's) of the embedded model as loaded; SLM_OK or an error
+ * kind with why set. */
+int slm_model_checksum(uint32_t *crc, char *why, size_t n);
+
 /* One SLM selftest in ring 3 (SLM_ST_*); 0 for PASS, detail either way.
  * Returns 1 with "no model" when none is up. */
 int slm_run_selftest(int which, char *detail, size_t n);

@@ -9,6 +9,7 @@
  *       (mbox->resp.err* say why).
  *   u_slm_generate(mbox)   runs mbox->req; fills mbox->resp.
  *   u_slm_bench(mbox)      mbox->req.bench_pp/tg; fills resp.prompt_ns/gen_ns.
+ *   u_slm_checksum(mbox, p, n)  CRC-32 (zlib's) of n bytes at p, as the result.
  *   u_slm_selftest(mbox, which)  one SLM selftest (SLM_ST_*); resp.out
  *                          holds the detail. Returns 0 for PASS.
  *
@@ -51,6 +52,7 @@ struct slm_abi_req {
     uint64_t seed;
     uint32_t stop_newline;
     uint32_t bench_pp, bench_tg;
+    int32_t isa; /* u_slm_open: enum slm_isa to use, or -1 for what CPUID offers */
     uint32_t prompt_len;
     char prompt[SLM_ABI_PROMPT_MAX];
 };

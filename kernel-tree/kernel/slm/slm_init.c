@@ -109,6 +109,19 @@ void slm_get_counters(struct slm_counters *c)
     kfmt_snprintf(c->last_fault, sizeof c->last_fault, "%s", f ? f : "");
 }
 
+/* QEMU's TCG announces itself in the hypervisor CPUID leaf. */
+static bool under_tcg(void)
+{
+    if (!(cpuid(1, 0).ecx & (1u << 31)))
+        return false;
+    struct cpuid_regs r = cpuid(0x40000000u, 0);
+    char sig[12];
+    memcpy(sig, &r.ebx, 4);
+    memcpy(sig + 4, &r.ecx, 4);
+    memcpy(sig + 8, &r.edx, 4);
+    return memcmp(sig, "TCGTCGTCGTCG", 12) == 0;
+}
+
 /* ---- boot ------------------------------------------------------------------------ */
 
 void slm_set_memory_pool(void *base, size_t size)
@@ -133,6 +146,21 @@ void slm_init(void)
     if (want && b < 0)
         printk("SLM: ignoring slm.backend=%s (rule, neural or auto)\n", want);
     backend = b < 0 ? SLM_BACKEND_AUTO : (enum slm_backend)b;
+
+    static const char *const isas[] = {"scalar", "sse2", "avx2", "avx512"};
+    const char *isa = cmdline_get("slm.isa");
+    for (int i = 0; isa && i < 4; i++)
+        if (strcmp(isa, isas[i]) == 0) {
+            slm_neural_set_isa(i);
+            isa = NULL;
+        }
+    if (isa)
+        printk("SLM: ignoring slm.isa=%s (scalar, sse2, avx2 or avx512)\n", isa);
+    if (!cmdline_has("slm.isa") && under_tcg()) {
+        /* measured: QEMU 7.2's TCG runs the AVX2 kernels 10x slower than SSE2 */
+        slm_neural_set_isa(1);
+        printk("SLM: QEMU TCG detected: using the SSE2 kernels (TCG emulates AVX slowly)\n");
+    }
 
     const uint8_t *start;
     size_t size;
@@ -314,4 +342,15 @@ int slm_run_selftest(int which, char *detail, size_t n)
     kfmt_snprintf(detail, n, "%s", rc == SLM_OK ? mb->resp.out : why);
     release();
     return rc == SLM_OK ? 0 : -1;
+}
+
+int slm_model_checksum(uint32_t *crc, char *why, size_t n)
+{
+    if (!try_claim()) {
+        kfmt_snprintf(why, n, "the SLM task is busy with another call");
+        return SLM_EBUSY;
+    }
+    int rc = slm_neural_checksum(crc, why, n);
+    release();
+    return rc;
 }

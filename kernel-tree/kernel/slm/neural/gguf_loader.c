@@ -26,7 +26,8 @@ extern const uint8_t slm_model_start[], slm_model_end[];
 #endif
 
 /* UENTRY functions of the user image (user/slm_user.c). */
-extern const char u_slm_open[], u_slm_generate[], u_slm_bench[], u_slm_selftest[];
+extern const char u_slm_open[], u_slm_generate[], u_slm_bench[], u_slm_selftest[],
+    u_slm_checksum[];
 
 #define OPEN_TIMEOUT_MS 120000u
 
@@ -109,6 +110,13 @@ static int call_user(const char *fn, uint64_t a0, uint64_t a1, uint64_t a2, uint
     return SLM_EFAULT;
 }
 
+static int32_t isa_request = -1;
+
+void slm_neural_set_isa(int32_t isa)
+{
+    isa_request = isa;
+}
+
 int slm_load_gguf(const void *data, size_t size, char *why, size_t n)
 {
     if (!mbox) {
@@ -118,6 +126,7 @@ int slm_load_gguf(const void *data, size_t size, char *why, size_t n)
     loaded = false;
     disabled = false;
     memset(&mbox->info, 0, sizeof mbox->info);
+    mbox->req.isa = isa_request;
     int rc = call_user(u_slm_open, (uint64_t)mbox, (uint64_t)data, size, (uint64_t)pool_base,
                        pool_size, 0, OPEN_TIMEOUT_MS, why, n);
     loaded = rc == 0;
@@ -168,6 +177,27 @@ int slm_neural_selftest(int which, uint32_t timeout_ms, char *why, size_t n)
     }
     return call_user(u_slm_selftest, (uint64_t)mbox, (uint64_t)which, 0, 0, 0, 0, timeout_ms,
                      why, n);
+}
+
+int slm_neural_checksum(uint32_t *crc, char *why, size_t n)
+{
+    const uint8_t *start;
+    size_t size;
+    slm_neural_model(&start, &size);
+    if (!start || !size || !mbox) {
+        kfmt_snprintf(why, n, "%s", !mbox ? "no SLM pool" : "no embedded model");
+        return SLM_ENOMODEL;
+    }
+    struct user_call c = {.fn = u_slm_checksum,
+                          .args = {(uint64_t)mbox, (uint64_t)start, size},
+                          .timeout_ms = OPEN_TIMEOUT_MS};
+    int rc = user_call(&c);
+    if (rc) {
+        kfmt_snprintf(why, n, "checksum call failed (%d)", rc);
+        return rc == -EBUSY ? SLM_EBUSY : SLM_EENGINE;
+    }
+    *crc = (uint32_t)c.result;
+    return SLM_OK;
 }
 
 int slm_neural_inference(const char *prompt, char *output, size_t size)

@@ -20,6 +20,10 @@ void slm_neural_model(const uint8_t **start, size_t *size);
 void slm_neural_set_pool(void *base, size_t size);
 struct slm_abi_mbox *slm_neural_mbox(void);
 
+/* Kernels to use at the next load: 0 scalar, 1 sse2, 2 avx2, 3 avx512
+ * (capped at what the CPU offers), -1 the best the CPU offers. */
+void slm_neural_set_isa(int32_t isa);
+
 /* The spec's names. */
 int slm_init_neural_backend(char *why, size_t n); /* loads the embedded model */
 int slm_load_gguf(const void *data, size_t size, char *why, size_t n);
@@ -35,6 +39,8 @@ const char *slm_neural_fault(void);
 /* Ring-3 calls on the mailbox's request. */
 int slm_neural_generate(uint32_t timeout_ms, char *why, size_t n);
 int slm_neural_bench(uint32_t timeout_ms, char *why, size_t n);
+/* CRC-32 of the embedded model's bytes, computed in ring 3. */
+int slm_neural_checksum(uint32_t *crc, char *why, size_t n);
 int slm_neural_selftest(int which, uint32_t timeout_ms, char *why, size_t n);
 
 #endif
