@@ -15,9 +15,9 @@
 
 #define CR0_PG (1ull << 31)
 #define EFER_LMA (1ull << 10)
-#define SCHED_SWITCHES 6
+#define SCHED_SWITCHES 4
 #define SCHED_DEADLINE_NS 2000000000ull
-#define TIMER_WAIT_MS 100
+#define TIMER_WAIT_MS 500
 
 int selftest_boot(char *detail, size_t n)
 {

@@ -5,6 +5,8 @@ arguments are unchanged), measures in ONE run on this machine:
   - the machine's read bandwidth (slm-qbench --bandwidth, STREAM-style sum)
   - prompt (pp) and generation (tg) tokens/s, 1 thread, pp 64 / tg 64
   - parse + validate time of the medium file (slm-run --check)
+  - the kernel (kernel_bench.py): boot to Shell> with the medium model, and
+    in-kernel generation next to the host engine on the same file
 and prints a table. Efficiency = weight bytes x tg tok/s / bandwidth.
 Reference (issue 2): llama.cpp, 1 thread, on this machine kind: ~297 tok/s
 for the 134M medium in Q4_0 (Q6_K output), 209 in Q8_0, ~2190 for the 20M.
@@ -77,6 +79,9 @@ def main():
                    for _ in range(5))
     print("\nparse + validate + tokenizer index, medium_150M Q4_0 (%.1f MB): median %.2f ms of 5"
           % (os.path.getsize(medium) / 1e6, times[2]))
+    import kernel_bench
+    tiny = [p for label, q, p, ref in paths if label == "tiny_10M" and q == "Q8_0"][0]
+    kernel_bench.main([("tiny_10M Q8_0", tiny), ("medium_150M Q4_0", medium)])
     return 0
 
 

@@ -44,6 +44,8 @@ uint64_t pit_measure_tsc(unsigned ms, uint64_t *uncertainty)
 void pit_start_periodic(unsigned hz)
 {
     uint32_t divisor = PIT_HZ / hz;
+    if (divisor > 0xffff) /* 18.2 Hz is the slowest the 16-bit divisor gives */
+        divisor = 0xffff;
     outb(PIT_CMD, 0x34); /* channel 0, lobyte/hibyte, mode 2: rate generator */
     outb(PIT_CH0, divisor & 0xff);
     outb(PIT_CH0, divisor >> 8);

@@ -1,0 +1,87 @@
+"""make bench, kernel part: boot-to-Shell> time with the medium model embedded,
+and in-kernel generation speed next to the host engine's on the same file.
+
+Each kernel is built into build/bench/kernel-<name>/ with its model (B=,
+KERNEL=, SLM_MODEL=) and booted with a deadline: KVM with qboot when /dev/kvm
+is usable (else that column says why not), and TCG. The in-kernel rate is
+`slm bench 64` (16-token prompt, 64 generated, EOS ignored); the host rate is
+`slm-run --bench 16,64 --isa <the kernel's kernels>` run right after, so the
+ratio compares the same loop, the same kernels, the same bytes.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+
+from qemu_util import PROMPT, Qemu, build_kernel, probe_kvm  # noqa: E402
+
+BIN = os.path.join(ROOT, "build", "bin")
+OUT = os.path.join(ROOT, "build", "bench")
+
+
+def build(name, model):
+    kernel = os.path.join(OUT, "kernel-%s.elf" % name)
+    r = build_kernel("B=%s" % os.path.join(OUT, "kernel-%s" % name), "KERNEL=%s" % kernel,
+                     "SLM_MODEL=%s" % os.path.abspath(model))
+    if r.returncode != 0:
+        raise RuntimeError("kernel build failed:\n" + r.stdout + r.stderr)
+    return kernel
+
+
+def boot(kernel, accel):
+    """Seconds from QEMU start to Shell>, and the running VM."""
+    vm = Qemu.boot(kernel, accel, deadline_s=300)
+    vm.expect(re.escape(PROMPT), timeout=280)
+    return vm.elapsed(), vm
+
+
+def kernel_rate(vm, n=64):
+    out = vm.command("slm bench %d" % n, timeout=280)
+    m = re.search(r"tg_tok_s=(\d+\.\d)", out)
+    if not m:
+        raise RuntimeError("slm bench printed:\n" + out)
+    isa = re.search(r"kernels (\w+)", vm.command("slm info")).group(1)
+    return float(m.group(1)), isa
+
+
+def host_rate(model, isa):
+    out = subprocess.run([os.path.join(BIN, "slm-run"), model, "--bench", "16,64", "--isa", isa],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["tg_tok_s"]
+
+
+def main(models):
+    """models: [(label, path)]. Prints the kernel table."""
+    kvm_ok, why = probe_kvm(build("none", os.path.join(OUT, "absent.gguf")))
+    print("\nkernel: boot to Shell> (wall, from QEMU start) and in-kernel generation, "
+          "tg 64 after pp 16, 1 vCPU")
+    if not kvm_ok:
+        print("KVM unavailable (%s): KVM columns skipped" % why)
+    hdr = "%-18s %7s %9s %9s %7s %11s %11s %7s" % (
+        "model", "MB", "boot KVM", "boot TCG", "kernels", "kernel tg/s", "host tg/s", "ratio")
+    print(hdr)
+    print("-" * len(hdr))
+    for label, path in models:
+        kernel = build(re.sub(r"[^A-Za-z0-9_.-]", "_", label), path)
+        mb = os.path.getsize(path) / 1e6
+        kvm_boot = kern = host = None
+        isa = "-"
+        if kvm_ok:
+            kvm_boot, vm = boot(kernel, "kvm")
+            with vm:
+                kern, isa = kernel_rate(vm)
+            host = host_rate(path, isa)
+        tcg_boot, vm = boot(kernel, "tcg")
+        vm.kill()
+        fmt = lambda v, f: f % v if v is not None else "-"  # noqa: E731
+        print("%-18s %7.1f %9s %9s %7s %11s %11s %7s" % (
+            label, mb, fmt(kvm_boot, "%.2f s"), fmt(tcg_boot, "%.2f s"), isa,
+            fmt(kern, "%.1f"), fmt(host, "%.1f"),
+            fmt(kern / host * 100 if kern and host else None, "%.0f%%")))
+    print("(TCG generation is not timed: QEMU emulates SIMD ~100x slower; see docs/kernel.md)")
