@@ -10,6 +10,7 @@
 # Sources are discovered, so adding a file never touches this Makefile:
 #   kernel-tree/kernel/slm/neural/*.c + kernel-tree/lib/{kfmt,kmath}.c -> libslm.a
 #   src/common/*.c                                                    -> libautcommon.a
+#   src/qemu/*.c                                                      -> libautqemu.a
 #   tools/<tool>/*.c                                                  -> build/bin/<tool>
 #   tests/unit/test_<name>.c                                          -> build/asan/tests/test_<name>
 
@@ -22,16 +23,18 @@ PYTEST  := /usr/bin/python3 -m pytest
 
 SLM_SRCS    := $(sort $(filter-out $(SLM_DIR)/gguf_loader.c,$(wildcard $(SLM_DIR)/*.c))) $(KT)/lib/kfmt.c $(KT)/lib/kmath.c
 COMMON_SRCS := $(sort $(wildcard src/common/*.c))
+QEMU_SRCS   := $(sort $(wildcard src/qemu/*.c))
 TOOLS       := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard tools/*/*.c)))))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELPER := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 
-INCLUDES  := -I$(KT) -I$(SLM_DIR) -Isrc/common
+INCLUDES  := -I$(KT) -I$(SLM_DIR) -Isrc/common -Isrc/qemu
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD      := -std=c11 -D_GNU_SOURCE -fno-math-errno
 OPT_FLAGS := -O2 -g
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 HOST_LIBS := -lcjson -lcrypto -lm
+UV_LIBS   := -luv
 
 CFLAGS_OPT := $(CSTD) $(WARN) $(INCLUDES) $(OPT_FLAGS) $(EXTRA_CFLAGS)
 CFLAGS_SAN := $(CSTD) $(WARN) $(INCLUDES) $(SAN_FLAGS) $(EXTRA_CFLAGS)
@@ -44,6 +47,8 @@ LIBSLM_OPT    := $(BUILD)/lib/libslm.a
 LIBSLM_SAN    := $(BUILD)/asan/lib/libslm.a
 LIBCOMMON_OPT := $(BUILD)/lib/libautcommon.a
 LIBCOMMON_SAN := $(BUILD)/asan/lib/libautcommon.a
+LIBQEMU_OPT   := $(BUILD)/lib/libautqemu.a
+LIBQEMU_SAN   := $(BUILD)/asan/lib/libautqemu.a
 TOOL_BINS     := $(addprefix $(BUILD)/bin/,$(TOOLS))
 UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
 FUZZ_BIN      := $(BUILD)/fuzz/fuzz_gguf
@@ -52,7 +57,7 @@ FUZZ_SECONDS  ?= 60
 .PHONY: all deps test unit e2e fuzz fuzz-smoke bench demo clean format
 .DEFAULT_GOAL := all
 
-all: $(TOOL_BINS) $(LIBSLM_SAN) $(LIBCOMMON_SAN) $(BUILD)/freestanding/slm.o
+all: $(TOOL_BINS) $(LIBSLM_SAN) $(LIBCOMMON_SAN) $(LIBQEMU_OPT) $(LIBQEMU_SAN) $(BUILD)/freestanding/slm.o
 
 # The engine as the kernel's ring-3 SLM task gets it: -ffreestanding -nostdlib,
 # SIMD allowed, partially linked with the kernel's own kstring.c. The only
@@ -84,7 +89,15 @@ $(LIBSLM_OPT): $(call obj_opt,$(SLM_SRCS))
 $(LIBSLM_SAN): $(call obj_san,$(SLM_SRCS))
 $(LIBCOMMON_OPT): $(call obj_opt,$(COMMON_SRCS))
 $(LIBCOMMON_SAN): $(call obj_san,$(COMMON_SRCS))
-$(BUILD)/lib/%.a $(BUILD)/asan/lib/%.a:
+$(LIBQEMU_OPT): $(call obj_opt,$(QEMU_SRCS))
+$(LIBQEMU_SAN): $(call obj_san,$(QEMU_SRCS))
+# Two rules, not one: a pattern rule with two targets is a grouped target (one run of
+# the recipe would count as having made both the plain and the ASan library).
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/asan/lib/%.a:
 	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
@@ -97,9 +110,9 @@ $(BUILD)/bin/$(1): $(call obj_opt,$(wildcard tools/$(1)/*.c)) $(LIBCOMMON_OPT) $
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
-$(BUILD)/asan/tests/%: tests/unit/%.c $(call obj_san,$(UNIT_HELPER)) $(LIBCOMMON_SAN) $(LIBSLM_SAN)
+$(BUILD)/asan/tests/%: tests/unit/%.c $(call obj_san,$(UNIT_HELPER)) $(LIBQEMU_SAN) $(LIBCOMMON_SAN) $(LIBSLM_SAN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_SAN) -Itests/unit -o $@ -Wl,--start-group $^ -Wl,--end-group -lcmocka $(HOST_LIBS)
+	$(CC) $(CFLAGS_SAN) -Itests/unit -o $@ -Wl,--start-group $^ -Wl,--end-group -lcmocka $(HOST_LIBS) $(UV_LIBS)
 
 # libFuzzer target: clang, ASan + UBSan, the engine sources compiled in.
 $(FUZZ_BIN): tests/fuzz/fuzz_gguf.c $(SLM_SRCS) src/common/slm_port_host.c
@@ -135,6 +148,18 @@ test: deps
 bench: deps
 	$(MAKE) all
 	./tests/bench/run_bench.sh
+
+# The AUTON SLM trained from kernel-tree/kb (the recipe: tools/train/make-model.sh; needs
+# python3-torch, about half an hour on 2 cores) and its evaluation with the engine on the
+# host. Neither is part of `make test`.
+.PHONY: model eval-model
+model:
+	$(MAKE) all
+	./tools/train/make-model.sh
+
+eval-model:
+	$(MAKE) all
+	./tools/train/make-model.sh --eval
 
 demo: deps
 	$(MAKE) all

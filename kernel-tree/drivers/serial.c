@@ -28,7 +28,7 @@
 #define FCR_ENABLE_CLEAR 0x07
 #define MCR_DTR_RTS_OUT2 0x0b /* OUT2 gates the IRQ line on PCs */
 #define FIFO_SIZE 16
-#define RX_BUF_SIZE 1024
+#define RX_BUF_SIZE 8192
 
 struct uart {
     uint16_t base;
@@ -36,6 +36,7 @@ struct uart {
     bool up;
     uint8_t rx[RX_BUF_SIZE];
     unsigned rx_head, rx_tail; /* head == tail: empty */
+    bool rx_paused;            /* ring full: receive interrupt masked */
 };
 
 static struct uart uarts[SERIAL_NPORTS] = {
@@ -60,15 +61,21 @@ bool serial_init(enum serial_port port)
     return true;
 }
 
+/* Moves received bytes into the ring. When the ring is full the bytes stay
+ * in the UART (and QEMU, which stops sending when the UART is full) and the
+ * receive interrupt is masked until serial_read makes room: backpressure,
+ * never a silently dropped byte. */
 static void rx_drain(struct uart *u)
 {
     while (inb(u->base + REG_LSR) & LSR_DATA_READY) {
-        uint8_t c = inb(u->base + REG_DATA);
         unsigned next = (u->rx_head + 1) % RX_BUF_SIZE;
-        if (next != u->rx_tail) { /* full: drop */
-            u->rx[u->rx_head] = c;
-            u->rx_head = next;
+        if (next == u->rx_tail) {
+            u->rx_paused = true;
+            outb(u->base + REG_IER, 0);
+            break;
         }
+        u->rx[u->rx_head] = inb(u->base + REG_DATA);
+        u->rx_head = next;
     }
     sched_wakeup(u);
 }
@@ -113,6 +120,11 @@ int serial_read(enum serial_port port)
         sched_sleep(u);
     int c = u->rx[u->rx_tail];
     u->rx_tail = (u->rx_tail + 1) % RX_BUF_SIZE;
+    if (u->rx_paused) {
+        u->rx_paused = false;
+        outb(u->base + REG_IER, IER_RX);
+        rx_drain(u);
+    }
     irq_restore(flags);
     return c;
 }

@@ -14,6 +14,7 @@
 #include "arch/x86_64/trap.h"
 #include "drivers/pci.h"
 #include "drivers/serial.h"
+#include "kernel/bridge.h"
 #include "kernel/cmdline.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
@@ -59,18 +60,19 @@ static void log_memory(void)
     printk("MM: %lu MiB free, SLM pool %lu MiB at 0x%08lx\n", p.free / MIB, r.size / MIB, r.base);
 }
 
-/* COM2 carries the kernel bridge, and only when asked for. */
-static void bridge_serial_init(void)
+/* COM2 carries the kernel bridge, and only when asked for. Returns whether
+ * it is up. */
+static bool bridge_serial_init(void)
 {
     const char *on = cmdline_get("auton.bridge");
     if (!on || on[0] != '1')
-        return;
+        return false;
     if (serial_init(SERIAL_COM2)) {
         serial_enable_rx_irq(SERIAL_COM2);
-        printk("Bridge: COM2 ready\n");
-    } else {
-        printk("Bridge: auton.bridge=1 but no UART at COM2\n");
+        return true;
     }
+    printk("Bridge: auton.bridge=1 but no UART at COM2\n");
+    return false;
 }
 
 /* The shell; or, with `selftest` on the command line, the selftests
@@ -108,12 +110,14 @@ void kmain(uint64_t start_info)
     lapic_init();                      /* virtual wire: PIC -> LINT0 */
     timer_init();                      /* PIT tick: time slices */
     serial_enable_rx_irq(SERIAL_COM1); /* console input */
-    bridge_serial_init();              /* COM2 if auton.bridge=1 */
+    bool bridge = bridge_serial_init(); /* COM2 if auton.bridge=1 */
     irq_enable();
     printk("IRQ: timer %u Hz, round-robin preemption, console input on IRQ 4\n", TIMER_HZ);
     printk("PCI: %u functions\n", pci_init());
 
     slm_init(); /* rule engine, SLM pool, the embedded model in the ring-3 task */
+    if (bridge)
+        bridge_start(); /* protocol v1 on COM2, "ready" event */
 
     printk("Init: System ready\n");
     start_first_thread(); /* the shell, or the selftests */

@@ -23,20 +23,35 @@ static const struct selftest tests[] = {
     {"slm_forward", selftest_slm_forward, slm_neural_ready},
 };
 
-int selftest_run_all(void)
+int selftest_run(void (*fn)(void *ud, const char *name, bool pass, const char *detail),
+                 void *ud, int *passed)
 {
-    int passed = 0, failed = 0;
+    int failed = 0;
+    *passed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         if (tests[i].applies && !tests[i].applies())
             continue;
         char detail[DETAIL_MAX] = "";
         int rc = tests[i].fn(detail, sizeof detail);
-        kprintf("SELFTEST %s: %s %s\n", tests[i].name, rc == 0 ? "PASS" : "FAIL", detail);
+        fn(ud, tests[i].name, rc == 0, detail);
         if (rc == 0)
-            passed++;
+            (*passed)++;
         else
             failed++;
     }
+    return failed;
+}
+
+static void print_result(void *ud, const char *name, bool pass, const char *detail)
+{
+    (void)ud;
+    kprintf("SELFTEST %s: %s %s\n", name, pass ? "PASS" : "FAIL", detail);
+}
+
+int selftest_run_all(void)
+{
+    int passed;
+    int failed = selftest_run(print_result, NULL, &passed);
     kprintf("SELFTEST: %d passed, %d failed\n", passed, failed);
     return failed;
 }

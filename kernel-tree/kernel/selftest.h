@@ -22,6 +22,11 @@ struct selftest {
 /* Runs every test; returns the number that failed. */
 int selftest_run_all(void);
 
+/* Runs every test, reporting each to fn instead of the console; returns
+ * the number that failed and sets *passed. */
+int selftest_run(void (*fn)(void *ud, const char *name, bool pass, const char *detail),
+                 void *ud, int *passed);
+
 /* Thread body for `selftest` on the command line: run, then power off
  * (isa-debug-exit status 0 if all passed, 1 otherwise). */
 void selftest_boot_main(void *unused);

@@ -24,7 +24,8 @@ class KbError(Exception):
 
 def norm(text):
     """The rule engine's normalization (kernel/slm/rules.c)."""
-    words = re.split(r'[^a-z0-9._+{}-]+', text.lower())
+    lowered = ''.join(c.lower() if c < '\x80' else c for c in text)
+    words = re.split(r'[^a-z0-9._+{}\u0080-\U0010ffff-]+', lowered)
     out = []
     for w in words:
         w = w.strip('.')

@@ -44,13 +44,15 @@ static void emit(struct out *o, const char *fmt, ...)
 
 /* ---- normalization (the same as scripts/gen-kb.py's norm()) --------------------- */
 
+/* ASCII letters and digits, ._+-{}, and every byte of a multi-byte UTF-8
+ * character (so "café" stays one word). */
 static bool word_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '+' || c == '-' || c == '{' || c == '}';
+           c == '+' || c == '-' || c == '{' || c == '}' || (unsigned char)c >= 0x80;
 }
 
-/* Lower-cases q and keeps its words, one space apart, dots trimmed at the
+/* Lower-cases q (ASCII) and keeps its words, one space apart, dots trimmed at the
  * ends of words. */
 static void normalize(const char *q, char *out, size_t cap)
 {
