@@ -104,9 +104,9 @@ $(BUILD)/asan/lib/%.a:
 
 # tools/<name>/*.c -> build/bin/<name>
 define tool_rule
-$(BUILD)/bin/$(1): $(call obj_opt,$(wildcard tools/$(1)/*.c)) $(LIBCOMMON_OPT) $(LIBSLM_OPT)
+$(BUILD)/bin/$(1): $(call obj_opt,$(wildcard tools/$(1)/*.c)) $(LIBQEMU_OPT) $(LIBCOMMON_OPT) $(LIBSLM_OPT)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS_OPT) -o $$@ -Wl,--start-group $$^ -Wl,--end-group $$(HOST_LIBS)
+	$$(CC) $$(CFLAGS_OPT) -o $$@ -Wl,--start-group $$^ -Wl,--end-group $$(HOST_LIBS) -Wl,--as-needed $$(UV_LIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 

@@ -201,3 +201,37 @@ def test_without_the_toggle_com2_stays_silent(kernels, sock):
         with pytest.raises(Exception):
             br.next_message(timeout=3)
         br.close()
+
+
+def run_c_client(bin_path, sock, *args, timeout=120):
+    import subprocess
+    r = subprocess.run([bin_path("auton-bridge"), "-s", sock] + list(args), capture_output=True,
+                       text=True, timeout=timeout)
+    return r.returncode, [json.loads(l) for l in r.stdout.splitlines()], r.stderr
+
+
+def test_c_host_client_against_the_kernel(kernels, accel, sock, bin_path):
+    """The libuv client (src/qemu/) end to end, through tools/auton-bridge."""
+    vm = Qemu.boot(kernels["tiny"], accel, "auton.bridge=1 auton.run_id=c-1", bridge_args(sock),
+                   deadline_s=150)
+    with vm:
+        rc, replies, err = run_c_client(
+            bin_path, sock, "--ready", "caps",
+            "slm.query", json.dumps({"prompt": "Install nginx on Debian", "backend": "rule"}),
+            "slm.batch", json.dumps({"prompts": ["PCI device 8086:10d3 is"], "max_tokens": 4}),
+            "nosuch.op")
+        assert rc == 1, err  # the last call fails on purpose
+        assert [r["status"] for r in replies] == ["ok", "ok", "ok", "error"], replies
+        assert replies[0]["result"]["version"] == 1 and replies[0]["run_id"] == "c-1"
+        assert replies[1]["result"]["text"] == "sudo apt-get install nginx"
+        assert replies[2]["result"]["answers"][0]["backend"] == "neural"
+        assert replies[3]["code"] == "unknown_op"
+
+
+def test_c_host_client_reports_a_kernel_timeout(kernels, sock, bin_path):
+    vm = Qemu.boot(kernels["tiny"], "tcg", "auton.bridge=1", bridge_args(sock), deadline_s=150)
+    with vm:
+        rc, replies, err = run_c_client(
+            bin_path, sock, "--ready", "-t", "2000", "slm.query",
+            json.dumps({"prompt": "PCI device", "max_tokens": 400, "backend": "neural"}))
+        assert rc == 1 and replies[0]["status"] == "timeout", (replies, err)
