@@ -20,7 +20,9 @@ void *slm_pool_alloc(struct slm_pool *p, size_t n, size_t align)
         return NULL;
     if (align < SLM_POOL_ALIGN)
         align = SLM_POOL_ALIGN;
-    size_t start = (p->used + (align - 1)) & ~(align - 1);
+    /* align the address, not the offset: the base is only SLM_POOL_ALIGN-aligned */
+    uintptr_t at = (uintptr_t)p->base + p->used;
+    size_t start = (size_t)(((at + (align - 1)) & ~(uintptr_t)(align - 1)) - (uintptr_t)p->base);
     size_t len = (n + (SLM_POOL_ALIGN - 1)) & ~(size_t)(SLM_POOL_ALIGN - 1);
     size_t end;
     if (start < p->used || len < n || slm_add_overflow(start, len, &end) || end > p->size)
