@@ -227,6 +227,6 @@ def test_kernel_fault_panics_with_registers(kernel, accel):
 def test_bridge_port_only_when_asked(kernel, tmp_path):
     com2 = ["-serial", "file:%s" % (tmp_path / "com2.txt")]
     with boot_to_shell(kernel, "tcg", "auton.bridge=1", extra=com2) as vm:
-        assert re.search(STAMP + r"Bridge: COM2 ready$", vm.output, re.M)
+        assert re.search(STAMP + r"Bridge: protocol v1 on COM2, ready$", vm.output, re.M)
     with boot_to_shell(kernel, "tcg", extra=com2) as vm:
         assert "Bridge:" not in vm.output
