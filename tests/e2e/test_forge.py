@@ -432,7 +432,8 @@ def test_help_documents_every_option_and_kind(bin_path):
     for opt in ["-o", "--type", "--output-type", "--seed", "--name", "--corpus", "--dim",
                 "--layers", "--heads", "--kv-heads", "--ffn", "--vocab", "--ctx", "--tied",
                 "--untied", "--rope-base", "--rms-eps", "--corrupt", "--list-corrupt",
-                "--quiet", "SOURCE_DATE_EPOCH", "tiny_10M", "small_50M", "medium_150M"]:
+                "--quiet", "SOURCE_DATE_EPOCH", "tiny_10M", "small_50M", "medium_150M",
+                "--weights", "AUTW"]:
         assert opt in r.stdout, opt
     for kind in CORRUPT:
         assert kind in r.stdout, kind
@@ -475,3 +476,146 @@ def test_read_only_directory_fails_cleanly(bin_path, tmp_path):
     finally:
         os.chmod(ro, 0o700)
         os.chmod(ro / "manifests", 0o700)
+
+
+# ---- --weights: trained weights from an AUTW file ----------------------------------------
+
+# A small model: tiny_10M's layout with these overrides (vocab >= 260, rows of 32).
+SMALL = dict(dim=64, layers=2, heads=4, kv_heads=2, ffn=96, vocab=300, ctx=32)
+SMALL_ARGS = ["--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--ffn", "96",
+              "--vocab", "300", "--ctx", "32"]
+
+
+def small_tensors(seed=1):
+    """[(name, ne, values)] of SMALL in slm-forge's order, values seeded and finite."""
+    import random
+    d, f, v = SMALL["dim"], SMALL["ffn"], SMALL["vocab"]
+    kv = SMALL["kv_heads"] * (d // SMALL["heads"])
+    shapes = [("token_embd.weight", [d, v])]
+    for i in range(SMALL["layers"]):
+        shapes += [("blk.%d.attn_norm.weight" % i, [d]), ("blk.%d.attn_q.weight" % i, [d, d]),
+                   ("blk.%d.attn_k.weight" % i, [d, kv]), ("blk.%d.attn_v.weight" % i, [d, kv]),
+                   ("blk.%d.attn_output.weight" % i, [d, d]),
+                   ("blk.%d.ffn_norm.weight" % i, [d]), ("blk.%d.ffn_gate.weight" % i, [d, f]),
+                   ("blk.%d.ffn_up.weight" % i, [d, f]), ("blk.%d.ffn_down.weight" % i, [f, d])]
+    shapes.append(("output_norm.weight", [d]))
+    rng = random.Random(seed)
+    out = []
+    for name, ne in shapes:
+        n = ne[0] * (ne[1] if len(ne) > 1 else 1)
+        if len(ne) == 1:
+            vals = [1.0 + rng.uniform(-0.1, 0.1) for _ in range(n)]
+        else:
+            vals = [rng.gauss(0.0, 0.05) for _ in range(n)]
+        out.append((name, ne, vals))
+    return out
+
+
+def autw(tensors, magic=b"AUTW", version=1, count=None):
+    """The AUTW bytes of [(name, ne, values)] (tools/train/llama_torch.py writes the same)."""
+    parts = [magic, struct.pack("<II", version, len(tensors) if count is None else count)]
+    for name, ne, vals in tensors:
+        nb = name.encode()
+        parts.append(struct.pack("<I", len(nb)) + nb + struct.pack("<I", len(ne)))
+        parts.append(struct.pack("<%dQ" % len(ne), *ne))
+        parts.append(struct.pack("<%df" % len(vals), *vals))
+    return b"".join(parts)
+
+
+@pytest.fixture
+def small_corpus(tmp_path):
+    p = tmp_path / "corpus.txt"
+    p.write_text("PCI device 8086:10d3 is an Intel 82574L Gigabit Network Connection.\n"
+                 "Install nginx on Debian: sudo apt-get install nginx\n")
+    return p
+
+
+def forge_weights(bin_path, corpus, weights, out, *extra):
+    return forge_run(bin_path, "tiny_10M", *SMALL_ARGS, "--corpus", corpus, "--weights", weights,
+                     "-o", out, "-q", *extra)
+
+
+def test_weights_file_gives_exactly_those_weights(bin_path, schema, tmp_path, small_corpus):
+    tensors = small_tensors()
+    w = tmp_path / "w.autw"
+    w.write_bytes(autw(list(reversed(tensors))))  # any order
+    out = tmp_path / "f32"
+    r = forge_weights(bin_path, small_corpus, w, out / "m.gguf", "--type", "F32")
+    assert r.returncode == 0, r.stderr
+    g = Gguf(out / "m.gguf")
+    for name, ne, vals in tensors:
+        t = g.tensor(name)
+        assert t["ne"] == ne and t["type"] == 0, name
+        start = g.data_offset + t["offset"]
+        got = struct.unpack_from("<%df" % len(vals), g.buf, start)
+        assert got == tuple(struct.unpack("<%df" % len(vals), struct.pack("<%df" % len(vals),
+                                                                          *vals))), name
+    m = load_json(out / "manifests" / "m.json")
+    validate(schema, m)
+    assert m["weights_sha256"] == sha256(w) and m["bytes"] == os.path.getsize(out / "m.gguf")
+    # the engine accepts it; quantized exports are reproducible
+    chk = subprocess.run([bin_path("slm-run"), out / "m.gguf", "--check"], capture_output=True,
+                         text=True)
+    assert chk.returncode == 0, chk.stderr
+    q1, q2 = tmp_path / "q1", tmp_path / "q2"
+    for q in (q1, q2):
+        r = forge_weights(bin_path, small_corpus, w, q, "--type", "Q8_0")
+        assert r.returncode == 0, r.stderr
+    assert (q1 / "tiny_10M.gguf").read_bytes() == (q2 / "tiny_10M.gguf").read_bytes()
+    # random weights: no weights_sha256
+    forge_ok(bin_path, "tiny_10M", *SMALL_ARGS, "--corpus", small_corpus, "-o", tmp_path / "r",
+             "-q")
+    assert "weights_sha256" not in load_json(tmp_path / "r" / "manifests" / "tiny_10M.json")
+
+
+def _bad_weights():
+    t = small_tensors()
+    good = autw(t)
+    name, ne, vals = t[3]  # blk.0.attn_k.weight
+    return {
+        "missing": (autw(t[:3] + t[4:]), ["blk.0.attn_k.weight", "missing"]),
+        "extra": (autw(t + [("blk.9.attn_q.weight", [64, 64], [0.0] * 4096)]),
+                  ["blk.9.attn_q.weight", "not a tensor of this model"]),
+        "twice": (autw(t + [t[3]]), ["blk.0.attn_k.weight", "twice"]),
+        "shape": (autw(t[:3] + [(name, [ne[1], ne[0]], vals)] + t[4:]),
+                  ["blk.0.attn_k.weight", "[32, 64]", "[64, 32]"]),
+        "dims": (autw(t[:1] + [(t[1][0], [64, 1], t[1][2])] + t[2:]),
+                 ["blk.0.attn_norm.weight", "[64, 1]", "[64]"]),
+        "truncated-data": (good[:len(good) - 100], ["output_norm.weight", "truncated"]),
+        "truncated-header": (good[:14], ["truncated"]),
+        "trailing": (good + b"\0\0\0\0", ["4 bytes after the last"]),
+        "count": (autw(t, count=len(t) + 1), ["truncated", "tensor %d of %d" % (len(t) + 1,
+                                                                                len(t) + 1)]),
+        "magic": (b"GGUF" + good[4:], ["not an AUTW"]),
+        "version": (autw(t, version=2), ["version 2"]),
+        "empty": (b"", ["not an AUTW"]),
+        "nan": (autw(t[:3] + [(name, ne, vals[:5] + [float("nan")] + vals[6:])] + t[4:]),
+                ["blk.0.attn_k.weight", "element 5", "not finite"]),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_bad_weights()))
+def test_bad_weights_file_fails_naming_the_tensor_and_writes_nothing(bin_path, tmp_path,
+                                                                     small_corpus, case):
+    data, words = _bad_weights()[case]
+    w = tmp_path / "w.autw"
+    w.write_bytes(data)
+    out = tmp_path / "out"
+    r = forge_weights(bin_path, small_corpus, w, out, "--type", "Q8_0")
+    assert r.returncode == 1, (case, r.stderr)
+    assert str(w) in r.stderr, r.stderr
+    for word in words:
+        assert word in r.stderr, (case, word, r.stderr)
+    assert files_under(tmp_path) == ["corpus.txt", "w.autw"]
+
+
+def test_weights_file_missing_or_of_another_model(bin_path, tmp_path, small_corpus):
+    r = forge_weights(bin_path, small_corpus, tmp_path / "nope.autw", tmp_path / "out")
+    assert r.returncode == 1 and "nope.autw" in r.stderr and "No such file" in r.stderr
+    w = tmp_path / "w.autw"
+    w.write_bytes(autw(small_tensors()))
+    # the same file for a model with a bigger vocabulary: token_embd's shape is named
+    r = forge_run(bin_path, "tiny_10M", *SMALL_ARGS, "--vocab", "400", "--corpus", small_corpus,
+                  "--weights", w, "-o", tmp_path / "out", "-q")
+    assert r.returncode == 1 and "token_embd.weight" in r.stderr and "[64, 400]" in r.stderr
+    assert files_under(tmp_path) == ["corpus.txt", "w.autw"]

@@ -2,7 +2,7 @@
  * forge.h - slm-forge's internal interfaces, one section per file:
  * presets.c (presets, types, hyperparameters), vocab.c (the llama
  * tokenizer vocabulary learned by BPE), weights.c (the tensor plan, seeded
- * init and quantization), model.c (assembling the GGUF), manifest.c (the
+ * init or trained weights from an AUTW file, and quantization), model.c (assembling the GGUF), manifest.c (the
  * JSON manifest), corrupt.c (the --corrupt kinds) and main.c (the CLI).
  */
 #ifndef AUTON_TOOLS_SLM_FORGE_H
@@ -122,6 +122,14 @@ void aut_forge_plan_release(struct aut_forge_plan *p);
  * -ENOTSUP (a type the engine cannot quantize) with err set. */
 int aut_forge_weights_make(struct aut_forge_plan *p, uint64_t seed, char *err, size_t errlen);
 
+/* Takes every tensor's values from the AUTW file at path (f32, written by
+ * tools/train/train.py; format in weights.c and slm-forge --help) and
+ * converts them to the planned types. Every tensor of the plan must be there
+ * exactly once with its shape, nothing else, finite values, no trailing
+ * bytes. Returns 0, or -errno / -EINVAL with err naming the file and the
+ * tensor; on failure no tensor data is left allocated. */
+int aut_forge_weights_load(struct aut_forge_plan *p, const char *path, char *err, size_t errlen);
+
 /* ---- corrupt.c -------------------------------------------------------------- */
 
 struct aut_forge_job;
@@ -151,6 +159,7 @@ struct aut_forge_job {
     uint64_t seed;
     const char *name; /* general.name and the file names */
     const char *corpus;
+    const char *weights; /* --weights FILE (AUTW), or NULL: seeded random weights */
     const struct aut_forge_corrupt *corrupt; /* NULL: a valid model */
     bool quiet;
     char gguf_path[PATH_MAX];

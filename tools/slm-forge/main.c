@@ -1,7 +1,8 @@
 /*
  * main.c - slm-forge: writes a llama GGUF model of a preset (seeded random
  * weights, a real llama tokenizer vocabulary) and its JSON manifest, or a
- * model with one deliberate defect (--corrupt). Reads like a script: parse
+ * model with one deliberate defect (--corrupt), or a model of trained
+ * weights read from an AUTW file (--weights). Reads like a script: parse
  * the options, learn the vocabulary, make the weights, write the file, write
  * the manifest. Exit status: 0 done, 1 failed, 2 bad usage.
  */
@@ -28,6 +29,7 @@ enum opt_id {
     O_SEED,
     O_NAME,
     O_CORPUS,
+    O_WEIGHTS,
     O_DIM,
     O_LAYERS,
     O_HEADS,
@@ -50,6 +52,7 @@ static const struct option options[] = {
     {"seed", required_argument, NULL, O_SEED},
     {"name", required_argument, NULL, O_NAME},
     {"corpus", required_argument, NULL, O_CORPUS},
+    {"weights", required_argument, NULL, O_WEIGHTS},
     {"dim", required_argument, NULL, O_DIM},
     {"layers", required_argument, NULL, O_LAYERS},
     {"heads", required_argument, NULL, O_HEADS},
@@ -71,8 +74,9 @@ static const struct option options[] = {
 static const char usage_text[] =
     "usage: slm-forge [options] PRESET -o DIR|FILE.gguf\n"
     "\n"
-    "Writes a llama-architecture GGUF model with seeded random weights and a real\n"
-    "llama (SentencePiece BPE) tokenizer vocabulary, plus its JSON manifest:\n"
+    "Writes a llama-architecture GGUF model with seeded random weights (or trained\n"
+    "ones: --weights) and a real llama (SentencePiece BPE) tokenizer vocabulary,\n"
+    "plus its JSON manifest:\n"
     "  -o DIR         DIR/<name>.gguf and DIR/manifests/<name>.json\n"
     "  -o FILE.gguf   FILE.gguf and <dir of FILE>/manifests/<FILE stem>.json\n"
     "Directories are created. Files are written atomically. The same arguments\n"
@@ -98,6 +102,11 @@ static const char usage_text[] =
     "  --name NAME           general.name and file name (default: the preset's)\n"
     "  --corpus FILE         tokenizer training text (default " FORGE_DEFAULT_CORPUS ",\n"
     "                        Debian's pci.ids: `make deps` installs it)\n"
+    "  --weights FILE        trained weights instead of random ones: every tensor's\n"
+    "                        f32 values from FILE (AUTW format, below), converted to\n"
+    "                        the types above; vocabulary (--corpus), metadata and\n"
+    "                        manifest as usual (the manifest adds weights_sha256;\n"
+    "                        --seed is then only recorded there)\n"
     "  --dim N, --layers N, --heads N, --kv-heads N, --ffn N, --vocab N, --ctx N\n"
     "  --tied, --untied, --rope-base F, --rms-eps F\n"
     "                        override the preset's hyperparameters (defaults:\n"
@@ -110,6 +119,14 @@ static const char usage_text[] =
     "  -h, --help            this text\n"
     "\n"
     "Exit status: 0 done, 1 failed (nothing partial is left), 2 bad usage.\n"
+    "\n"
+    "AUTW weights file (--weights; tools/train/train.py writes it), little-endian:\n"
+    "  \"AUTW\", u32 version 1, u32 tensor count, then per tensor: u32 name length\n"
+    "  (1..63), the name (GGUF tensor name, no NUL), u32 n_dims (1 or 2), u64 ne[n_dims]\n"
+    "  (ne[0] = row length: a torch Linear [out, in] is ne [in, out]), f32 data (rows in\n"
+    "  order); nothing after the last tensor. Every tensor of the model exactly once,\n"
+    "  any order, with the model's shape and finite values: anything else (missing,\n"
+    "  extra, twice, wrong shape, truncated, trailing bytes) fails naming the tensor.\n"
     "\n"
     "Corrupt kinds:\n";
 
@@ -279,6 +296,9 @@ static int take_option(int c, const char *arg, struct cli *cli, struct aut_forge
         return 0;
     case O_CORPUS:
         job->corpus = arg;
+        return 0;
+    case O_WEIGHTS:
+        job->weights = arg;
         return 0;
     case O_TIED:
     case O_UNTIED:
@@ -451,7 +471,8 @@ static int forge_gguf(struct aut_forge_job *job, struct aut_forge_vocab *v,
     if (aut_forge_plan_build(plan, &job->hp, job->type, job->output_type, job->output_type_given) ||
         aut_gguf_w_create(&w))
         return error("out of memory");
-    rc = aut_forge_weights_make(plan, job->seed, err, sizeof err);
+    rc = job->weights ? aut_forge_weights_load(plan, job->weights, err, sizeof err)
+                      : aut_forge_weights_make(plan, job->seed, err, sizeof err);
     double t2 = now_s();
     tm->weights = t2 - t1;
     if (!rc)

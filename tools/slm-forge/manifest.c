@@ -79,7 +79,7 @@ static cJSON *targets(const struct aut_forge_preset *preset)
 
 /* The manifest's fields, in the documented order. */
 static cJSON *build(const struct aut_forge_job *job, const struct aut_forge_plan *p, uint64_t bytes,
-                    const char *sha, const size_t *pool)
+                    const char *sha, const size_t *pool, const char *weights_sha)
 {
     const struct aut_forge_hparams *hp = &job->hp;
     cJSON *r = cJSON_CreateObject();
@@ -110,6 +110,8 @@ static cJSON *build(const struct aut_forge_job *job, const struct aut_forge_plan
         cJSON_AddNumberToObject(r, "pool_estimate_ctx", hp->ctx);
     }
     cJSON_AddNumberToObject(r, "seed", (double)job->seed);
+    if (weights_sha)
+        cJSON_AddStringToObject(r, "weights_sha256", weights_sha);
     cJSON_AddStringToObject(r, "generator", FORGE_GENERATOR);
     cJSON_AddStringToObject(r, "tokenizer", "llama");
     if (job->corrupt) {
@@ -123,7 +125,7 @@ static cJSON *build(const struct aut_forge_job *job, const struct aut_forge_plan
 int aut_forge_manifest_write(const struct aut_forge_job *job, const struct aut_forge_plan *p,
                              char *err, size_t errlen)
 {
-    char sha[AUT_SHA256_HEX_SIZE];
+    char sha[AUT_SHA256_HEX_SIZE], wsha[AUT_SHA256_HEX_SIZE];
     struct stat st;
     size_t pool = 0;
     int rc = stat(job->gguf_path, &st) < 0 ? -errno : 0;
@@ -131,9 +133,12 @@ int aut_forge_manifest_write(const struct aut_forge_job *job, const struct aut_f
         rc = pool_estimate(job->gguf_path, job->hp.ctx, &pool, err, errlen);
     else if (rc)
         snprintf(err, errlen, "%s: %s", job->gguf_path, strerror(-rc));
+    if (!rc && job->weights && (rc = aut_sha256_file(job->weights, wsha)))
+        snprintf(err, errlen, "weights %s: %s", job->weights, strerror(-rc));
     if (rc)
         return rc;
-    cJSON *root = build(job, p, (uint64_t)st.st_size, sha, job->corrupt ? NULL : &pool);
+    cJSON *root = build(job, p, (uint64_t)st.st_size, sha, job->corrupt ? NULL : &pool,
+                        job->weights ? wsha : NULL);
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!text) {

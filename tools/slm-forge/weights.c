@@ -1,5 +1,6 @@
 /*
- * weights.c - the tensor plan of a llama model and its seeded random init.
+ * weights.c - the tensor plan of a llama model and its seeded random init,
+ * or its trained weights read from an AUTW file (--weights, at the end).
  *
  * Names, shapes and order are llama.cpp's. Matrices start as N(0, 0.02),
  * the projections back into the residual stream (attn_output, ffn_down)
@@ -22,6 +23,7 @@
 
 #include "forge.h"
 #include "fp16.h"
+#include "mapfile.h"
 #include "quant.h"
 
 #define SIGMA 0.02f
@@ -272,3 +274,179 @@ int aut_forge_weights_make(struct aut_forge_plan *p, uint64_t seed, char *err, s
         snprintf(err, errlen, "weights: %s", strerror(-rc));
     return rc;
 }
+
+/* ---- trained weights from a file (--weights) ------------------------------------ */
+
+/*
+ * The AUTW format (tools/train/train.py writes it), all little-endian:
+ *   "AUTW"  u32 version (1)  u32 tensor count
+ *   per tensor: u32 name length (1..63), the name (no NUL), u32 n_dims (1..2),
+ *               u64 ne[n_dims] (ne[0] is the row length, as in GGUF),
+ *               f32 data[ne[0] * ... ] (rows one after another)
+ * and nothing after the last tensor. The file must hold every tensor of the
+ * plan exactly once, in any order, with the plan's shape, and only finite
+ * values. Everything is checked before anything is written.
+ */
+
+static uint32_t rd_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t rd_u64(const uint8_t *p)
+{
+    return (uint64_t)rd_u32(p) | (uint64_t)rd_u32(p + 4) << 32;
+}
+
+/* "[a]" or "[a, b]" */
+static const char *shape_str(char *buf, size_t n, uint32_t n_dims, const uint64_t *ne)
+{
+    if (n_dims == 1)
+        snprintf(buf, n, "[%llu]", (unsigned long long)ne[0]);
+    else
+        snprintf(buf, n, "[%llu, %llu]", (unsigned long long)ne[0], (unsigned long long)ne[1]);
+    return buf;
+}
+
+static struct aut_forge_tensor *plan_find(struct aut_forge_plan *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->t[i].name, name) == 0)
+            return &p->t[i];
+    return NULL;
+}
+
+/* One tensor's f32 data at src (n elements, any alignment) into t->data. */
+static int load_one(struct aut_forge_tensor *t, const uint8_t *src, uint64_t n, float *buf,
+                    const char *path, char *err, size_t errlen)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t bits = rd_u32(src + 4 * i);
+        memcpy(&buf[i], &bits, 4);
+        if (!isfinite(buf[i])) {
+            snprintf(err, errlen, "weights %s: tensor %s: element %llu is not finite (%g)", path,
+                     t->name, (unsigned long long)i, (double)buf[i]);
+            return -EINVAL;
+        }
+    }
+    t->nbytes = slm_qtype_row_bytes(t->type, t->ne[0]) * (size_t)t->ne[1];
+    if (!(t->data = malloc(t->nbytes))) {
+        snprintf(err, errlen, "weights %s: tensor %s: out of memory", path, t->name);
+        return -ENOMEM;
+    }
+    convert(t->type, buf, t->data, (size_t)n);
+    return 0;
+}
+
+#define AUTW_FAIL(...)                                                                             \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        rc = -EINVAL;                                                                              \
+        goto out;                                                                                  \
+    } while (0)
+
+int aut_forge_weights_load(struct aut_forge_plan *p, const char *path, char *err, size_t errlen)
+{
+    struct aut_mapfile f = {0};
+    bool *seen = calloc(p->n ? p->n : 1, sizeof *seen);
+    float *buf = NULL;
+    uint64_t max_elems = 0;
+    int rc = seen ? aut_mapfile_open(&f, path, err, errlen) : -ENOMEM;
+    if (rc) {
+        if (!seen)
+            snprintf(err, errlen, "weights %s: out of memory", path);
+        else if (strncmp(err, path, strlen(path)) == 0) { /* "weights path: reason" */
+            char tmp[FORGE_ERR];
+            snprintf(tmp, sizeof tmp, "weights %s", err);
+            snprintf(err, errlen, "%s", tmp);
+        }
+        free(seen);
+        return rc;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        if (!can_convert(p->t[i].type))
+            AUTW_FAIL("tensor %s: the engine has no quantizer for %s", p->t[i].name,
+                      aut_forge_type_name(p->t[i].type));
+        max_elems = SLM_MAX(max_elems, p->t[i].ne[0] * p->t[i].ne[1]);
+    }
+    if (!(buf = malloc((size_t)(max_elems ? max_elems : 1) * sizeof *buf)))
+        AUTW_FAIL("weights %s: out of memory", path);
+    const uint8_t *d = f.data;
+    uint64_t size = f.size, off = 12;
+    if (size < 12 || memcmp(d, "AUTW", 4) != 0)
+        AUTW_FAIL("weights %s: not an AUTW weights file (%s)", path,
+                  size < 12 ? "shorter than its 12-byte header" : "bad magic");
+    if (rd_u32(d + 4) != 1)
+        AUTW_FAIL("weights %s: version %u, slm-forge reads version 1", path, rd_u32(d + 4));
+    uint32_t count = rd_u32(d + 8);
+    for (uint32_t k = 0; k < count; k++) {
+        char name[64];
+        if (size - off < 4)
+            AUTW_FAIL("weights %s: truncated: tensor %u of %u has no header (offset %llu)", path,
+                      k + 1, count, (unsigned long long)off);
+        uint32_t nlen = rd_u32(d + off);
+        off += 4;
+        if (nlen == 0 || nlen >= sizeof name)
+            AUTW_FAIL("weights %s: tensor %u of %u: name length %u not in 1..63", path, k + 1,
+                      count, nlen);
+        if (size - off < nlen)
+            AUTW_FAIL("weights %s: truncated in the name of tensor %u of %u", path, k + 1, count);
+        memcpy(name, d + off, nlen);
+        name[nlen] = '\0';
+        off += nlen;
+        if (strlen(name) != nlen)
+            AUTW_FAIL("weights %s: tensor %u of %u: name holds a NUL byte", path, k + 1, count);
+        struct aut_forge_tensor *t = plan_find(p, name);
+        if (!t)
+            AUTW_FAIL("weights %s: tensor %s: not a tensor of this model (hyperparameters "
+                      "differ?)",
+                      path, name);
+        if (seen[t - p->t])
+            AUTW_FAIL("weights %s: tensor %s: given twice", path, name);
+        seen[t - p->t] = true;
+        if (size - off < 4)
+            AUTW_FAIL("weights %s: tensor %s: truncated in its header", path, name);
+        uint32_t nd = rd_u32(d + off);
+        off += 4;
+        if (nd < 1 || nd > 2)
+            AUTW_FAIL("weights %s: tensor %s: %u dimensions, expected %u", path, name, nd,
+                      t->n_dims);
+        if (size - off < 8ull * nd)
+            AUTW_FAIL("weights %s: tensor %s: truncated in its header", path, name);
+        uint64_t ne[2] = {rd_u64(d + off), nd == 2 ? rd_u64(d + off + 8) : 1};
+        off += 8ull * nd;
+        if (nd != t->n_dims || ne[0] != t->ne[0] || ne[1] != t->ne[1]) {
+            char got[48], want[48];
+            AUTW_FAIL("weights %s: tensor %s: shape %s, the model needs %s", path, name,
+                      shape_str(got, sizeof got, nd, ne),
+                      shape_str(want, sizeof want, t->n_dims, t->ne));
+        }
+        uint64_t n = t->ne[0] * t->ne[1]; /* the plan's: no overflow */
+        if ((size - off) / 4 < n)
+            AUTW_FAIL("weights %s: tensor %s: truncated: %llu bytes of data at offset %llu, the "
+                      "file has %llu",
+                      path, name, (unsigned long long)(4 * n), (unsigned long long)off,
+                      (unsigned long long)(size - off));
+        if ((rc = load_one(t, d + off, n, buf, path, err, errlen)))
+            goto out;
+        off += 4 * n;
+    }
+    if (off != size)
+        AUTW_FAIL("weights %s: %llu bytes after the last of its %u tensors", path,
+                  (unsigned long long)(size - off), count);
+    for (size_t i = 0; i < p->n; i++)
+        if (!seen[i])
+            AUTW_FAIL("weights %s: tensor %s: missing (the file has %u tensors, the model %zu)",
+                      path, p->t[i].name, count, p->n);
+out:
+    if (rc) /* nothing half-loaded survives */
+        for (size_t i = 0; i < p->n; i++) {
+            free(p->t[i].data);
+            p->t[i].data = NULL;
+        }
+    free(buf);
+    free(seen);
+    aut_mapfile_close(&f);
+    return rc;
+}
+#undef AUTW_FAIL
