@@ -156,3 +156,49 @@ def test_slm_tok_gives_the_engines_prompt_tokens(bin_path, tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "nope.txt" in bad.stderr
     assert subprocess.run([bin_path("slm-tok")], capture_output=True).returncode == 2
+
+
+# --- in the kernel -----------------------------------------------------------------
+
+def _kernel_with(model, tmp_path):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from qemu_util import build_kernel
+    kernel = tmp_path / "kernel.elf"
+    r = build_kernel("B=%s" % (tmp_path / "build"), "KERNEL=%s" % kernel, "SLM_MODEL=%s" % model)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return kernel
+
+
+@needs_model
+def test_committed_model_answers_the_spec_prompts_in_the_kernel_under_tcg(tmp_path):
+    """The committed model inside the kernel, at the console, TCG (works everywhere)."""
+    from qemu_util import PROMPT, Qemu
+    kernel = _kernel_with(MODEL, tmp_path)
+    with Qemu.boot(kernel, "tcg", deadline_s=240) as vm:
+        vm.expect(PROMPT.replace(">", r"\>"), timeout=60)
+        assert "SLM: Neural backend ready (vocab=4096, ctx=256)" in vm.output
+        for prompt, answer in SPEC:
+            out = vm.command('slm query "%s"' % prompt, timeout=200)
+            assert "SLM: Output: %s\n" % answer in out + "\n", out
+            assert out.rstrip().endswith("backend=neural"), out
+
+
+@needs_model
+@pytest.mark.parametrize("name", ["auton-slm.gguf", "auton-slm-q4_0.gguf"])
+def test_committed_models_score_on_the_eval_list_in_the_kernel(tmp_path, name):
+    """Every prompt of the evaluation list through the bridge, in the kernel;
+    needs KVM (under TCG the full list takes minutes: see make eval-model)."""
+    from qemu_util import probe_kvm
+    model = os.path.join(ROOT, "models", "exports", name)
+    ok, why = probe_kvm(_kernel_with(model, tmp_path))
+    if not ok:
+        pytest.skip("KVM unavailable (%s): the TCG run of the whole list is make eval-model's"
+                    % why)
+    out = tmp_path / "k.json"
+    r = subprocess.run(["/usr/bin/python3",
+                        os.path.join(ROOT, "tools", "train", "eval_kernel.py"), model,
+                        "--accel", "kvm", "--min", "0.95", "--json", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(out.read_text())
+    assert res["total"] >= 250 and res["accuracy"] >= 0.95, res

@@ -53,6 +53,11 @@ evaluate() { # eval.py on the exported models that exist; JSON to $1
 
 if [ "${1:-}" = "--eval" ]; then
     evaluate "$W/eval-results.json"
+    # and in the kernel, through the bridge (KVM when usable, else TCG)
+    for m in "$Q8" "$Q4"; do
+        [ -f "$m" ] && $PY tools/train/eval_kernel.py "$m" --min "$MIN" \
+            --json "$W/eval-kernel-$(basename "$m" .gguf).json"
+    done
     exit 0
 fi
 export_only=false
