@@ -84,8 +84,7 @@ static int op_caps(struct op_ctx *c)
 {
     struct jw *w = c->w;
     jw_obj(w);
-    jw_key(w, "version");
-    jw_u64(w, BRIDGE_VERSION);
+    jw_key_u64(w, "version", BRIDGE_VERSION);
     jw_key(w, "features");
     jw_arr(w);
     for (size_t i = 0; i < NOPS; i++)
@@ -93,14 +92,10 @@ static int op_caps(struct op_ctx *c)
     jw_end_arr(w);
     jw_key(w, "limits");
     jw_obj(w);
-    jw_key(w, "line_max");
-    jw_u64(w, BRIDGE_LINE_MAX);
-    jw_key(w, "prompt_max");
-    jw_u64(w, SLM_ABI_PROMPT_MAX - 1);
-    jw_key(w, "reply_max");
-    jw_u64(w, REPLY_MAX);
-    jw_key(w, "batch_max");
-    jw_u64(w, BRIDGE_BATCH_MAX);
+    jw_key_u64(w, "line_max", BRIDGE_LINE_MAX);
+    jw_key_u64(w, "prompt_max", SLM_ABI_PROMPT_MAX - 1);
+    jw_key_u64(w, "reply_max", REPLY_MAX);
+    jw_key_u64(w, "batch_max", BRIDGE_BATCH_MAX);
     jw_end_obj(w);
     jw_end_obj(w);
     return 0;
@@ -175,28 +170,19 @@ static void put_rate(struct jw *w, uint64_t tokens, uint64_t ns)
 static void put_answer(struct jw *w, const struct slm_result *res)
 {
     jw_obj(w);
-    jw_key(w, "text");
-    jw_str(w, res->text);
-    jw_key(w, "backend");
-    jw_str(w, res->backend);
+    jw_key_str(w, "text", res->text);
+    jw_key_str(w, "backend", res->backend);
     if (res->rule) {
-        jw_key(w, "rule");
-        jw_str(w, res->rule);
+        jw_key_str(w, "rule", res->rule);
     }
-    jw_key(w, "tokens");
-    jw_u64(w, res->tokens);
-    jw_key(w, "prompt_tokens");
-    jw_u64(w, res->prompt_tokens);
+    jw_key_u64(w, "tokens", res->tokens);
+    jw_key_u64(w, "prompt_tokens", res->prompt_tokens);
     jw_key(w, "tok_s");
     put_rate(w, res->tokens, res->gen_ns);
-    jw_key(w, "gen_ms");
-    jw_u64(w, res->gen_ns / 1000000);
-    jw_key(w, "ms");
-    jw_u64(w, res->ns / 1000000);
-    jw_key(w, "pool_used");
-    jw_u64(w, res->pool_used);
-    jw_key(w, "pool_peak");
-    jw_u64(w, res->pool_peak);
+    jw_key_u64(w, "gen_ms", res->gen_ns / 1000000);
+    jw_key_u64(w, "ms", res->ns / 1000000);
+    jw_key_u64(w, "pool_used", res->pool_used);
+    jw_key_u64(w, "pool_peak", res->pool_peak);
     jw_end_obj(w);
 }
 
@@ -264,8 +250,7 @@ static int op_batch(struct op_ctx *c)
         gen_ns += result.gen_ns;
     }
     jw_end_arr(w);
-    jw_key(w, "tokens");
-    jw_u64(w, tokens);
+    jw_key_u64(w, "tokens", tokens);
     jw_key(w, "tok_s");
     put_rate(w, tokens, gen_ns);
     jw_end_obj(w);
@@ -282,53 +267,34 @@ static int op_info(struct op_ctx *c)
     slm_model_location(&start, &size);
     slm_region_get(&reg);
     jw_obj(w);
-    jw_key(w, "backend");
-    jw_str(w, slm_backend_name(slm_get_backend()));
+    jw_key_str(w, "backend", slm_backend_name(slm_get_backend()));
     jw_key(w, "neural");
     jw_bool(w, in != NULL);
-    jw_key(w, "embedded_bytes");
-    jw_u64(w, size);
+    jw_key_u64(w, "embedded_bytes", size);
     if (in) {
         jw_key(w, "model");
         jw_obj(w);
-        jw_key(w, "name");
-        jw_str(w, in->name);
-        jw_key(w, "arch");
-        jw_str(w, in->arch);
-        jw_key(w, "vocab");
-        jw_u64(w, in->vocab);
-        jw_key(w, "ctx");
-        jw_u64(w, in->ctx_train);
-        jw_key(w, "dim");
-        jw_u64(w, in->dim);
-        jw_key(w, "layers");
-        jw_u64(w, in->n_layers);
-        jw_key(w, "heads");
-        jw_u64(w, in->n_heads);
-        jw_key(w, "kv_heads");
-        jw_u64(w, in->n_kv_heads);
-        jw_key(w, "ffn");
-        jw_u64(w, in->ffn);
-        jw_key(w, "params");
-        jw_u64(w, in->n_params);
-        jw_key(w, "weight_type");
-        jw_str(w, in->weight_type);
-        jw_key(w, "bytes");
-        jw_u64(w, size);
-        jw_key(w, "isa");
-        jw_str(w, in->isa);
-        jw_key(w, "tokenizer");
-        jw_str(w, in->tokenizer);
+        jw_key_str(w, "name", in->name);
+        jw_key_str(w, "arch", in->arch);
+        jw_key_u64(w, "vocab", in->vocab);
+        jw_key_u64(w, "ctx", in->ctx_train);
+        jw_key_u64(w, "dim", in->dim);
+        jw_key_u64(w, "layers", in->n_layers);
+        jw_key_u64(w, "heads", in->n_heads);
+        jw_key_u64(w, "kv_heads", in->n_kv_heads);
+        jw_key_u64(w, "ffn", in->ffn);
+        jw_key_u64(w, "params", in->n_params);
+        jw_key_str(w, "weight_type", in->weight_type);
+        jw_key_u64(w, "bytes", size);
+        jw_key_str(w, "isa", in->isa);
+        jw_key_str(w, "tokenizer", in->tokenizer);
         jw_end_obj(w);
     }
     jw_key(w, "pool");
     jw_obj(w);
-    jw_key(w, "size");
-    jw_u64(w, reg.size);
-    jw_key(w, "used");
-    jw_u64(w, reg.used);
-    jw_key(w, "peak");
-    jw_u64(w, reg.peak);
+    jw_key_u64(w, "size", reg.size);
+    jw_key_u64(w, "used", reg.used);
+    jw_key_u64(w, "peak", reg.peak);
     jw_end_obj(w);
     jw_end_obj(w);
     return 0;
@@ -344,20 +310,13 @@ static int op_meminfo(struct op_ctx *c)
     heap_get_stats(&h);
     slm_region_get(&reg);
     jw_obj(w);
-    jw_key(w, "total");
-    jw_u64(w, p.total + p.reserved);
-    jw_key(w, "free");
-    jw_u64(w, p.free);
-    jw_key(w, "heap_used");
-    jw_u64(w, h.used);
-    jw_key(w, "heap_peak");
-    jw_u64(w, h.peak);
-    jw_key(w, "pool_size");
-    jw_u64(w, reg.size);
-    jw_key(w, "pool_used");
-    jw_u64(w, reg.used);
-    jw_key(w, "pool_peak");
-    jw_u64(w, reg.peak);
+    jw_key_u64(w, "total", p.total + p.reserved);
+    jw_key_u64(w, "free", p.free);
+    jw_key_u64(w, "heap_used", h.used);
+    jw_key_u64(w, "heap_peak", h.peak);
+    jw_key_u64(w, "pool_size", reg.size);
+    jw_key_u64(w, "pool_used", reg.used);
+    jw_key_u64(w, "pool_peak", reg.peak);
     jw_end_obj(w);
     return 0;
 }
@@ -381,8 +340,7 @@ static int op_pci(struct op_ctx *c)
         jw_key(w, "device");
         kfmt_snprintf(buf, sizeof buf, "%04x", d->device);
         jw_str(w, buf);
-        jw_key(w, "class");
-        jw_str(w, pci_class_name(d->class_code, d->subclass));
+        jw_key_str(w, "class", pci_class_name(d->class_code, d->subclass));
         jw_key(w, "name");
         if (pci_name_lookup(d->vendor, d->device, buf, sizeof buf))
             jw_str(w, buf);
@@ -399,12 +357,10 @@ static void collect(void *ud, const char *name, bool pass, const char *detail)
 {
     struct jw *w = ud;
     jw_obj(w);
-    jw_key(w, "name");
-    jw_str(w, name);
+    jw_key_str(w, "name", name);
     jw_key(w, "ok");
     jw_bool(w, pass);
-    jw_key(w, "detail");
-    jw_str(w, detail);
+    jw_key_str(w, "detail", detail);
     jw_end_obj(w);
 }
 
@@ -417,10 +373,8 @@ static int op_selftest(struct op_ctx *c)
     jw_arr(w);
     int failed = selftest_run(collect, w, &passed);
     jw_end_arr(w);
-    jw_key(w, "passed");
-    jw_u64(w, (uint64_t)passed);
-    jw_key(w, "failed");
-    jw_u64(w, (uint64_t)failed);
+    jw_key_u64(w, "passed", (uint64_t)passed);
+    jw_key_u64(w, "failed", (uint64_t)failed);
     jw_end_obj(w);
     return 0;
 }
@@ -473,8 +427,7 @@ static void send_reply(const char *id, bool ok, const char *result, const char *
     bool big = ok && result;
     jw_init(&w, big ? buf : small, big ? sizeof buf : sizeof small);
     jw_obj(&w);
-    jw_key(&w, "v");
-    jw_u64(&w, BRIDGE_VERSION);
+    jw_key_u64(&w, "v", BRIDGE_VERSION);
     jw_key(&w, "id");
     if (id)
         jw_str(&w, id);
@@ -488,16 +441,12 @@ static void send_reply(const char *id, bool ok, const char *result, const char *
     } else {
         jw_key(&w, "error");
         jw_obj(&w);
-        jw_key(&w, "code");
-        jw_str(&w, code);
-        jw_key(&w, "message");
-        jw_str(&w, msg);
+        jw_key_str(&w, "code", code);
+        jw_key_str(&w, "message", msg);
         jw_end_obj(&w);
     }
-    jw_key(&w, "run_id");
-    jw_str(&w, run_id());
-    jw_key(&w, "ms");
-    jw_u64(&w, ms);
+    jw_key_str(&w, "run_id", run_id());
+    jw_key_u64(&w, "ms", ms);
     jw_end_obj(&w);
     const char *text = jw_done(&w);
     if (text)
@@ -688,18 +637,13 @@ void bridge_start(void)
     const struct slm_abi_info *in = slm_model_info();
     jw_init(&w, buf, sizeof buf);
     jw_obj(&w);
-    jw_key(&w, "v");
-    jw_u64(&w, BRIDGE_VERSION);
-    jw_key(&w, "event");
-    jw_str(&w, "ready");
-    jw_key(&w, "run_id");
-    jw_str(&w, run_id());
-    jw_key(&w, "backend");
-    jw_str(&w, slm_backend_name(slm_get_backend()));
+    jw_key_u64(&w, "v", BRIDGE_VERSION);
+    jw_key_str(&w, "event", "ready");
+    jw_key_str(&w, "run_id", run_id());
+    jw_key_str(&w, "backend", slm_backend_name(slm_get_backend()));
     jw_key(&w, "neural");
     jw_bool(&w, in != NULL);
-    jw_key(&w, "model");
-    jw_str(&w, in ? in->name : "");
+    jw_key_str(&w, "model", in ? in->name : "");
     jw_end_obj(&w);
     if (jw_done(&w))
         write_line(buf, w.len);

@@ -516,6 +516,18 @@ void jw_null(struct jw *w)
     jw_raw(w, "null");
 }
 
+void jw_key_u64(struct jw *w, const char *key, uint64_t v)
+{
+    jw_key(w, key);
+    jw_u64(w, v);
+}
+
+void jw_key_str(struct jw *w, const char *key, const char *s)
+{
+    jw_key(w, key);
+    jw_str(w, s);
+}
+
 const char *jw_done(struct jw *w)
 {
     if (w->overflow)

@@ -76,6 +76,9 @@ void jw_i64(struct jw *w, int64_t v);
 void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
 void jw_raw(struct jw *w, const char *text);       /* a value already in JSON */
+/* A key and its value in one call. */
+void jw_key_u64(struct jw *w, const char *key, uint64_t v);
+void jw_key_str(struct jw *w, const char *key, const char *s);
 /* The finished text, NUL-terminated; NULL on overflow. */
 const char *jw_done(struct jw *w);
 

@@ -47,11 +47,9 @@ static double now_s(void)
 
 static void print_reply(const char *op, const struct aut_bridge_reply *r)
 {
-    static const char *const names[] = {"ok", "error", "busy", "timeout", "version", "protocol",
-                                         "closed"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "op", op);
-    cJSON_AddStringToObject(o, "status", (unsigned)r->status < 7 ? names[r->status] : "?");
+    cJSON_AddStringToObject(o, "status", aut_bridge_status_name(r->status));
     cJSON_AddStringToObject(o, "code", r->code);
     cJSON_AddStringToObject(o, "message", r->message);
     cJSON_AddNumberToObject(o, "ms", (double)r->ms);

@@ -76,18 +76,19 @@ const char *slm_neural_fault(void)
     return disabled ? fault_text : NULL;
 }
 
-/* Runs fn in ring 3. On a fault: the backend is disabled for good (its
- * state cannot be trusted) and the reason printed. */
-static int call_user(const char *fn, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
-                     uint64_t a4, uint64_t a5, uint32_t timeout_ms, char *why, size_t n)
+/* Runs fn(args...) in ring 3; *result is its return value when SLM_OK.
+ * Busy and an expired deadline are reported as such; on a fault the
+ * backend is disabled for good (its state cannot be trusted) and the reason
+ * printed. Every ring-3 call of the backend goes through here. */
+static int call_user(const char *fn, const uint64_t args[USER_CALL_ARGS], uint32_t timeout_ms,
+                     uint64_t *result, char *why, size_t n)
 {
-    struct user_call c = {.fn = fn, .args = {a0, a1, a2, a3, a4, a5}, .timeout_ms = timeout_ms};
+    struct user_call c = {.fn = fn, .timeout_ms = timeout_ms};
+    memcpy(c.args, args, sizeof c.args);
     int rc = user_call(&c);
     if (rc == 0) {
-        int64_t v = (int64_t)c.result;
-        if (v != 0)
-            kfmt_snprintf(why, n, "%s", mbox->resp.errmsg);
-        return v == 0 ? 0 : SLM_EENGINE;
+        *result = c.result;
+        return SLM_OK;
     }
     if (rc == -EBUSY) {
         kfmt_snprintf(why, n, "the SLM task is busy with another call");
@@ -110,6 +111,30 @@ static int call_user(const char *fn, uint64_t a0, uint64_t a1, uint64_t a2, uint
     return SLM_EFAULT;
 }
 
+/* An engine entry point (returns 0 or -SLM_E_*, the reason in the mailbox). */
+static int call_engine(const char *fn, const uint64_t args[USER_CALL_ARGS], uint32_t timeout_ms,
+                       char *why, size_t n)
+{
+    uint64_t v = 0;
+    int rc = call_user(fn, args, timeout_ms, &v, why, n);
+    if (rc == SLM_OK && v != 0) {
+        kfmt_snprintf(why, n, "%s", mbox->resp.errmsg);
+        return SLM_EENGINE;
+    }
+    return rc;
+}
+
+/* call_engine on the loaded model. */
+static int call_loaded(const char *fn, uint64_t arg, uint32_t timeout_ms, char *why, size_t n)
+{
+    if (!slm_neural_loaded()) {
+        kfmt_snprintf(why, n, "%s", disabled ? fault_text : "no model loaded");
+        return SLM_ENOMODEL;
+    }
+    return call_engine(fn, (const uint64_t[USER_CALL_ARGS]){(uint64_t)mbox, arg}, timeout_ms,
+                       why, n);
+}
+
 static int32_t isa_request = -1;
 
 void slm_neural_set_isa(int32_t isa)
@@ -127,8 +152,10 @@ int slm_load_gguf(const void *data, size_t size, char *why, size_t n)
     disabled = false;
     memset(&mbox->info, 0, sizeof mbox->info);
     mbox->req.isa = isa_request;
-    int rc = call_user(u_slm_open, (uint64_t)mbox, (uint64_t)data, size, (uint64_t)pool_base,
-                       pool_size, 0, OPEN_TIMEOUT_MS, why, n);
+    int rc = call_engine(u_slm_open,
+                         (const uint64_t[USER_CALL_ARGS]){(uint64_t)mbox, (uint64_t)data, size,
+                                                          (uint64_t)pool_base, pool_size, 0},
+                         OPEN_TIMEOUT_MS, why, n);
     loaded = rc == 0;
     return rc;
 }
@@ -153,30 +180,17 @@ bool slm_neural_parse_error(void)
 
 int slm_neural_generate(uint32_t timeout_ms, char *why, size_t n)
 {
-    if (!slm_neural_loaded()) {
-        kfmt_snprintf(why, n, "%s", disabled ? fault_text : "no model loaded");
-        return SLM_ENOMODEL;
-    }
-    return call_user(u_slm_generate, (uint64_t)mbox, 0, 0, 0, 0, 0, timeout_ms, why, n);
+    return call_loaded(u_slm_generate, 0, timeout_ms, why, n);
 }
 
 int slm_neural_bench(uint32_t timeout_ms, char *why, size_t n)
 {
-    if (!slm_neural_loaded()) {
-        kfmt_snprintf(why, n, "%s", disabled ? fault_text : "no model loaded");
-        return SLM_ENOMODEL;
-    }
-    return call_user(u_slm_bench, (uint64_t)mbox, 0, 0, 0, 0, 0, timeout_ms, why, n);
+    return call_loaded(u_slm_bench, 0, timeout_ms, why, n);
 }
 
 int slm_neural_selftest(int which, uint32_t timeout_ms, char *why, size_t n)
 {
-    if (!slm_neural_loaded()) {
-        kfmt_snprintf(why, n, "no model loaded");
-        return SLM_ENOMODEL;
-    }
-    return call_user(u_slm_selftest, (uint64_t)mbox, (uint64_t)which, 0, 0, 0, 0, timeout_ms,
-                     why, n);
+    return call_loaded(u_slm_selftest, (uint64_t)which, timeout_ms, why, n);
 }
 
 int slm_neural_checksum(uint32_t *crc, char *why, size_t n)
@@ -188,16 +202,12 @@ int slm_neural_checksum(uint32_t *crc, char *why, size_t n)
         kfmt_snprintf(why, n, "%s", !mbox ? "no SLM pool" : "no embedded model");
         return SLM_ENOMODEL;
     }
-    struct user_call c = {.fn = u_slm_checksum,
-                          .args = {(uint64_t)mbox, (uint64_t)start, size},
-                          .timeout_ms = OPEN_TIMEOUT_MS};
-    int rc = user_call(&c);
-    if (rc) {
-        kfmt_snprintf(why, n, "checksum call failed (%d)", rc);
-        return rc == -EBUSY ? SLM_EBUSY : SLM_EENGINE;
-    }
-    *crc = (uint32_t)c.result;
-    return SLM_OK;
+    uint64_t v = 0;
+    int rc = call_user(u_slm_checksum,
+                       (const uint64_t[USER_CALL_ARGS]){(uint64_t)mbox, (uint64_t)start, size},
+                       OPEN_TIMEOUT_MS, &v, why, n);
+    *crc = (uint32_t)v;
+    return rc;
 }
 
 int slm_neural_inference(const char *prompt, char *output, size_t size)
