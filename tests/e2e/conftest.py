@@ -46,5 +46,24 @@ def forge(tmp_path_factory, bin_path):
     return make
 
 
+@pytest.fixture(scope="session")
+def kvm_status():
+    """(usable, why not): whether KVM boots the kernel to its shell here; probed
+    once per run with the default kernel-tree build."""
+    from qemu_util import KERNEL_ELF, build_kernel, probe_kvm
+    r = build_kernel()
+    assert r.returncode == 0, r.stdout + r.stderr
+    return probe_kvm(KERNEL_ELF)
+
+
+@pytest.fixture(params=["tcg", "kvm"])
+def accel(request, kvm_status):
+    """Each kernel test runs under TCG, and under KVM where usable (skipped
+    with the reason otherwise)."""
+    if request.param == "kvm" and not kvm_status[0]:
+        pytest.skip("KVM unavailable: " + kvm_status[1])
+    return request.param
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes several seconds (deselect with -m 'not slow')")

@@ -37,6 +37,29 @@ EXIT_TEST_FAILED = 3
 EXIT_PANIC = 5
 
 
+# The last line of a console `slm query` (docs/kernel.md).
+SLM_STATS = (r"^SLM: Stats: tokens=(\d+) ms=(\d+) tok_s=(\d+\.\d) pool_used=(\d+) "
+             r"pool_peak=(\d+) backend=(neural|rule)$")
+
+
+def slm_query(vm, text, n=None, timeout=90):
+    """Runs `slm query` at the console; returns (answer text rebuilt from the
+    "SLM: Output:" and "SLM: |" lines, the SLM_STATS match)."""
+    cmd = 'slm query %s"%s"' % ("-n %d " % n if n else "", text)
+    out = vm.command(cmd, timeout=timeout)
+    lines = out.splitlines()
+    assert lines[0] == "SLM: Inference starting...", out
+    stats = [m for m in (re.match(SLM_STATS, l) for l in lines) if m]
+    assert len(stats) == 1, out
+    answer = []
+    for l in lines[1:]:
+        if l.startswith("SLM: Output: "):
+            answer.append(l[len("SLM: Output: "):])
+        elif l.startswith("SLM: | "):
+            answer.append(l[len("SLM: | "):])
+    return "\n".join(answer), stats[0]
+
+
 def qemu_argv(kernel, accel, append=None, extra=()):
     """The QEMU command line for booting kernel under accel ("tcg" or "kvm")."""
     argv = ["qemu-system-x86_64", "-kernel", str(kernel), "-m", "512M", "-display", "none",

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from qemu_util import (EXIT_PANIC, EXIT_POWEROFF, KERNEL_ELF, KERNEL_TREE, PROMPT, Qemu,
-                       build_kernel, probe_kvm)
+                       build_kernel)
 
 STAMP = r"^\[\s*\d+\.\d{3}\] "
 SELFTESTS = ["boot", "pmm", "heap", "sched", "timer", "pci", "ring3", "slm_rules"]
@@ -24,18 +24,6 @@ def kernel():
     r = build_kernel()
     assert r.returncode == 0, r.stdout + r.stderr
     return KERNEL_ELF
-
-
-@pytest.fixture(scope="module")
-def kvm_status(kernel):
-    return probe_kvm(kernel)
-
-
-@pytest.fixture(params=["tcg", "kvm"])
-def accel(request, kvm_status):
-    if request.param == "kvm" and not kvm_status[0]:
-        pytest.skip("KVM unavailable: " + kvm_status[1])
-    return request.param
 
 
 def boot_to_shell(kernel, accel, append=None, extra=()):

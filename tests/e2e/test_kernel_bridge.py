@@ -2,14 +2,14 @@
 the real kernel in QEMU, under TCG and (when usable) KVM. The console path and
 the bridge must give the same answers."""
 import json
-import os
 import random
 import re
+import subprocess
 
 import pytest
 
 from bridge_util import Bridge, bridge_args
-from qemu_util import EXIT_POWEROFF, PROMPT, Qemu, build_kernel, probe_kvm
+from qemu_util import EXIT_POWEROFF, PROMPT, Qemu, build_kernel, slm_query
 
 OPS = ["caps", "slm.query", "slm.batch", "slm.info", "sys.meminfo", "pci.list", "selftest.run",
        "power.off"]
@@ -25,18 +25,6 @@ def kernels(tmp_path_factory, forge):
         assert r.returncode == 0, r.stdout + r.stderr
         out[name] = kernel
     return out
-
-
-@pytest.fixture(scope="module")
-def kvm_status(kernels):
-    return probe_kvm(kernels["none"])
-
-
-@pytest.fixture(params=["tcg", "kvm"])
-def accel(request, kvm_status):
-    if request.param == "kvm" and not kvm_status[0]:
-        pytest.skip("KVM unavailable: " + kvm_status[1])
-    return request.param
 
 
 class Booted:
@@ -104,13 +92,9 @@ def test_bridge_and_console_give_the_same_answers(kernels, accel, sock):
             assert [a["backend"] for a in answers] == [backend] * 3
             b.vm.command("slm backend %s" % backend)
             for p, a in zip(prompts, answers):
-                out = b.vm.command('slm query -n 8 "%s"' % p, timeout=90)
-                text = "\n".join(l[len("SLM: Output: "):] if l.startswith("SLM: Output: ")
-                                 else l[len("SLM: | "):] for l in out.splitlines()
-                                 if l.startswith(("SLM: Output: ", "SLM: | ")))
+                text, stats = slm_query(b.vm, p, n=8)
                 assert text == a["text"], (p, backend)
-                stats = re.search(r"tokens=(\d+) .* backend=(\w+)", out)
-                assert int(stats.group(1)) == a["tokens"] and stats.group(2) == backend
+                assert int(stats.group(1)) == a["tokens"] and stats.group(6) == backend
             single = b.br.call("slm.query", {"prompt": prompts[0], "max_tokens": 8,
                                              "backend": backend})
             assert single["result"]["text"] == answers[0]["text"]
@@ -204,7 +188,6 @@ def test_without_the_toggle_com2_stays_silent(kernels, sock):
 
 
 def run_c_client(bin_path, sock, *args, timeout=120):
-    import subprocess
     r = subprocess.run([bin_path("auton-bridge"), "-s", sock] + list(args), capture_output=True,
                        text=True, timeout=timeout)
     return r.returncode, [json.loads(l) for l in r.stdout.splitlines()], r.stderr

@@ -11,20 +11,16 @@ import os
 import random
 import re
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
-from qemu_util import EXIT_POWEROFF, KERNEL_TREE, PROMPT, Qemu, build_kernel, probe_kvm
+from qemu_util import EXIT_POWEROFF, KERNEL_TREE, PROMPT, Qemu, build_kernel
+from qemu_util import slm_query as query
 
 STAMP = r"^\[\s*\d+\.\d{3}\] "
 E1000E = ["-nic", "none", "-device", "e1000e"]
-STATS = (r"^SLM: Stats: tokens=(\d+) ms=(\d+) tok_s=(\d+\.\d) pool_used=(\d+) "
-         r"pool_peak=(\d+) backend=(neural|rule)$")
-
-sys.path.insert(0, str(KERNEL_TREE / "scripts"))
 
 
 @pytest.fixture(scope="module")
@@ -52,40 +48,10 @@ def builds(tmp_path_factory, forge):
     return out
 
 
-@pytest.fixture(scope="module")
-def kvm_status(builds):
-    return probe_kvm(builds["none"][0])
-
-
-@pytest.fixture(params=["tcg", "kvm"])
-def accel(request, kvm_status):
-    if request.param == "kvm" and not kvm_status[0]:
-        pytest.skip("KVM unavailable: " + kvm_status[1])
-    return request.param
-
-
 def boot(kernel, accel, append=None, extra=(), deadline_s=120):
     vm = Qemu.boot(kernel, accel, append, extra, deadline_s=deadline_s)
     vm.expect(re.escape(PROMPT), timeout=90)
     return vm
-
-
-def query(vm, text, n=None, timeout=90):
-    """Runs slm query; returns (answer text, stats match)."""
-    cmd = 'slm query %s"%s"' % ("-n %d " % n if n else "", text)
-    out = vm.command(cmd, timeout=timeout)
-    lines = out.splitlines()
-    assert lines[0] == "SLM: Inference starting...", out
-    stats = [re.match(STATS, l) for l in lines]
-    stats = [m for m in stats if m]
-    assert len(stats) == 1, out
-    answer = []
-    for l in lines[1:]:
-        if l.startswith("SLM: Output: "):
-            answer.append(l[len("SLM: Output: "):])
-        elif l.startswith("SLM: | "):
-            answer.append(l[len("SLM: | "):])
-    return "\n".join(answer), stats[0]
 
 
 # --- the build -----------------------------------------------------------------
