@@ -349,6 +349,24 @@ static size_t tensor_bytes(struct aut_gguf_w *w, const char *name, uint32_t type
     return bytes;
 }
 
+/* Appends a tensor entry; owned (freed with the writer) is data when the
+ * writer owns it, NULL when borrowed. On failure nothing is taken: the
+ * caller still owns what it passed. */
+static int append_tensor(struct aut_gguf_w *w, const char *name, uint32_t type, uint32_t n_dims,
+                         const uint64_t *ne, const void *data, void *owned, size_t nbytes)
+{
+    struct tensor *t = push_tensor(w, name);
+    if (!t)
+        return fail(w, -ENOMEM, "tensor %s: out of memory", name);
+    t->type = type;
+    t->n_dims = n_dims;
+    memcpy(t->ne, ne, n_dims * sizeof *ne);
+    t->nbytes = nbytes;
+    t->data = data;
+    t->owned = owned;
+    return 0;
+}
+
 int aut_gguf_w_add_tensor(struct aut_gguf_w *w, const char *name, uint32_t type, uint32_t n_dims,
                           const uint64_t *ne, const void *data, size_t nbytes,
                           enum aut_gguf_w_mode mode)
@@ -369,18 +387,12 @@ int aut_gguf_w_add_tensor(struct aut_gguf_w *w, const char *name, uint32_t type,
             return fail(w, -ENOMEM, "tensor %s: out of memory", name);
         memcpy(copy, data, nbytes);
     }
-    struct tensor *t = push_tensor(w, name);
-    if (!t) {
-        free(copy);
-        return fail(w, -ENOMEM, "tensor %s: out of memory", name);
-    }
-    t->type = type;
-    t->n_dims = n_dims;
-    memcpy(t->ne, ne, n_dims * sizeof *ne);
-    t->nbytes = nbytes;
-    t->data = copy ? copy : data;
-    t->owned = mode == AUT_GGUF_W_BORROW ? NULL : (void *)t->data;
-    return 0;
+    const void *use = copy ? copy : data;
+    int rc = append_tensor(w, name, type, n_dims, ne, use,
+                           mode == AUT_GGUF_W_BORROW ? NULL : (void *)use, nbytes);
+    if (rc)
+        free(copy); /* a taken buffer stays the caller's */
+    return rc;
 }
 
 uint64_t aut_gguf_w_n_tensors(const struct aut_gguf_w *w)
@@ -700,17 +712,10 @@ int aut_gguf_w_raw_add_tensor(struct aut_gguf_w *w, const char *name, uint32_t t
         return fail(w, -ENOMEM, "tensor %s: out of memory", name);
     if (nbytes)
         memcpy(copy, data, nbytes);
-    struct tensor *t = push_tensor(w, name);
-    if (!t) {
+    int rc = append_tensor(w, name, type, n_dims, ne, copy, copy, nbytes);
+    if (rc)
         free(copy);
-        return fail(w, -ENOMEM, "tensor %s: out of memory", name);
-    }
-    t->type = type;
-    t->n_dims = n_dims;
-    memcpy(t->ne, ne, n_dims * sizeof *ne);
-    t->data = t->owned = copy;
-    t->nbytes = nbytes;
-    return 0;
+    return rc;
 }
 
 int aut_gguf_w_raw_tensor(struct aut_gguf_w *w, int index, const struct aut_gguf_w_raw_tensor *r)
