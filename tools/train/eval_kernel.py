@@ -13,7 +13,6 @@ tcg (slow: minutes for a few hundred prompts). Exit status 1 under --min.
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 import time
