@@ -44,6 +44,7 @@ def main():
     ap.add_argument("--min", type=float, default=0.95)
     ap.add_argument("--json")
     ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--show", action="store_true", help="print every prompt and answer")
     a = ap.parse_args()
 
     out = os.path.join(ROOT, "build", "eval-kernel")
@@ -75,6 +76,11 @@ def main():
                                 "ok": ans["text"].strip() == want.strip(),
                                 "tokens": ans["tokens"]})
         br.call("power.off")
+    if a.show:
+        for r in results:
+            print("%s -> %s   [%s, %d tokens]" % (r["prompt"], r["got"],
+                                                 "ok" if r["ok"] else "expected: " + r["expected"],
+                                                 r["tokens"]))
     ok = sum(r["ok"] for r in results)
     acc = ok / len(results) if results else 0.0
     print("in-kernel (%s): %d/%d exact (%.2f%%) in %.1f s" % (accel, ok, len(results),
