@@ -11,6 +11,9 @@
 #   kernel-tree/kernel/slm/neural/*.c + kernel-tree/lib/{kfmt,kmath}.c -> libslm.a
 #   src/common/*.c                                                    -> libautcommon.a
 #   src/qemu/*.c                                                      -> libautqemu.a
+#   src/kernel/*.c                                                    -> libautkernel.a
+#   src/agents/*.c                                                    -> libautagents.a
+#   src/cli/*.c                                                       -> build/bin/autonctl
 #   tools/<tool>/*.c                                                  -> build/bin/<tool>
 #   tests/unit/test_<name>.c                                          -> build/asan/tests/test_<name>
 
@@ -24,16 +27,26 @@ PYTEST  := /usr/bin/python3 -m pytest
 SLM_SRCS    := $(sort $(filter-out $(SLM_DIR)/gguf_loader.c,$(wildcard $(SLM_DIR)/*.c))) $(KT)/lib/kfmt.c $(KT)/lib/kmath.c
 COMMON_SRCS := $(sort $(wildcard src/common/*.c))
 QEMU_SRCS   := $(sort $(wildcard src/qemu/*.c))
+KERNEL_SRCS := $(sort $(wildcard src/kernel/*.c))
+AGENT_SRCS  := $(sort $(wildcard src/agents/*.c))
+CLI_SRCS    := $(sort $(wildcard src/cli/*.c))
 TOOLS       := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard tools/*/*.c)))))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELPER := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 
-INCLUDES  := -I$(KT) -I$(SLM_DIR) -Isrc/common -Isrc/qemu
-WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+INCLUDES  := -I$(KT) -I$(SLM_DIR) -Isrc/common -Isrc/qemu -Isrc/kernel -Isrc/agents -Isrc/cli
+# -Wno-format-truncation: gcc flags every snprintf of a PATH_MAX path plus a
+# suffix into a PATH_MAX buffer; such names are cut, never overflowed, and the
+# config refuses directories too long to hold the files under them.
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
+             -Wno-format-truncation
 CSTD      := -std=c11 -D_GNU_SOURCE -fno-math-errno
 OPT_FLAGS := -O2 -g
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 HOST_LIBS := -lcjson -lcrypto -lm
+# The integrator's libraries (libgit2 only in src/kernel/workspace.c, libelf only in
+# src/kernel/elfcheck.c, inih only in src/common/config.c).
+AUT_LIBS  := -lgit2 -lelf -linih -lpthread
 UV_LIBS   := -luv
 
 CFLAGS_OPT := $(CSTD) $(WARN) $(INCLUDES) $(OPT_FLAGS) $(EXTRA_CFLAGS)
@@ -49,6 +62,15 @@ LIBCOMMON_OPT := $(BUILD)/lib/libautcommon.a
 LIBCOMMON_SAN := $(BUILD)/asan/lib/libautcommon.a
 LIBQEMU_OPT   := $(BUILD)/lib/libautqemu.a
 LIBQEMU_SAN   := $(BUILD)/asan/lib/libautqemu.a
+LIBKERNEL_OPT := $(BUILD)/lib/libautkernel.a
+LIBKERNEL_SAN := $(BUILD)/asan/lib/libautkernel.a
+LIBAGENTS_OPT := $(BUILD)/lib/libautagents.a
+LIBAGENTS_SAN := $(BUILD)/asan/lib/libautagents.a
+# Every host library, for the programs and tests that link them all
+# (static archives: only the objects used are pulled in).
+AUT_OPT := $(LIBAGENTS_OPT) $(LIBKERNEL_OPT) $(LIBQEMU_OPT) $(LIBCOMMON_OPT) $(LIBSLM_OPT)
+AUT_SAN := $(LIBAGENTS_SAN) $(LIBKERNEL_SAN) $(LIBQEMU_SAN) $(LIBCOMMON_SAN) $(LIBSLM_SAN)
+AUTONCTL      := $(BUILD)/bin/autonctl
 TOOL_BINS     := $(addprefix $(BUILD)/bin/,$(TOOLS))
 UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
 FUZZ_BIN      := $(BUILD)/fuzz/fuzz_gguf
@@ -57,7 +79,7 @@ FUZZ_SECONDS  ?= 60
 .PHONY: all deps test unit e2e fuzz fuzz-smoke bench demo clean format
 .DEFAULT_GOAL := all
 
-all: $(TOOL_BINS) $(LIBSLM_SAN) $(LIBCOMMON_SAN) $(LIBQEMU_OPT) $(LIBQEMU_SAN) $(BUILD)/freestanding/slm.o
+all: $(TOOL_BINS) $(AUTONCTL) $(AUT_SAN) $(BUILD)/freestanding/slm.o
 
 # The engine as the kernel's ring-3 SLM task gets it: -ffreestanding -nostdlib,
 # SIMD allowed, partially linked with the kernel's own kstring.c. The only
@@ -91,6 +113,10 @@ $(LIBCOMMON_OPT): $(call obj_opt,$(COMMON_SRCS))
 $(LIBCOMMON_SAN): $(call obj_san,$(COMMON_SRCS))
 $(LIBQEMU_OPT): $(call obj_opt,$(QEMU_SRCS))
 $(LIBQEMU_SAN): $(call obj_san,$(QEMU_SRCS))
+$(LIBKERNEL_OPT): $(call obj_opt,$(KERNEL_SRCS))
+$(LIBKERNEL_SAN): $(call obj_san,$(KERNEL_SRCS))
+$(LIBAGENTS_OPT): $(call obj_opt,$(AGENT_SRCS))
+$(LIBAGENTS_SAN): $(call obj_san,$(AGENT_SRCS))
 # Two rules, not one: a pattern rule with two targets is a grouped target (one run of
 # the recipe would count as having made both the plain and the ASan library).
 $(BUILD)/lib/%.a:
@@ -110,9 +136,13 @@ $(BUILD)/bin/$(1): $(call obj_opt,$(wildcard tools/$(1)/*.c)) $(LIBQEMU_OPT) $(L
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
-$(BUILD)/asan/tests/%: tests/unit/%.c $(call obj_san,$(UNIT_HELPER)) $(LIBQEMU_SAN) $(LIBCOMMON_SAN) $(LIBSLM_SAN)
+$(AUTONCTL): $(call obj_opt,$(CLI_SRCS)) $(AUT_OPT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_SAN) -Itests/unit -o $@ -Wl,--start-group $^ -Wl,--end-group -lcmocka $(HOST_LIBS) $(UV_LIBS)
+	$(CC) $(CFLAGS_OPT) -o $@ -Wl,--start-group $^ -Wl,--end-group $(HOST_LIBS) $(AUT_LIBS) $(UV_LIBS)
+
+$(BUILD)/asan/tests/%: tests/unit/%.c $(call obj_san,$(UNIT_HELPER)) $(AUT_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SAN) -Itests/unit -o $@ -Wl,--start-group $^ -Wl,--end-group -lcmocka $(HOST_LIBS) $(AUT_LIBS) $(UV_LIBS)
 
 # libFuzzer target: clang, ASan + UBSan, the engine sources compiled in.
 $(FUZZ_BIN): tests/fuzz/fuzz_gguf.c $(SLM_SRCS) src/common/slm_port_host.c

@@ -24,6 +24,7 @@
 #include "kernel/slm/slm.h"
 #include "kernel/time.h"
 #include "kernel/user.h"
+#include "lib/kstring.h"
 #include "mm/paging.h"
 #include "mm/pmm.h"
 #include "mm/slm_region.h"
@@ -75,6 +76,26 @@ static bool bridge_serial_init(void)
     return false;
 }
 
+/* Fault injection for the integrator's own tests (docs/kernel.md):
+ * auton.inject=panic panics where the boot would finish, auton.inject=hang
+ * spins there with interrupts off, so neither a prompt nor a ready event
+ * ever comes. Anything else is ignored with a line saying so. */
+static void inject_boot_fault(void)
+{
+    const char *what = cmdline_get("auton.inject");
+    if (!what)
+        return;
+    if (!strcmp(what, "panic"))
+        panic("kmain: injected boot fault (auton.inject=panic)");
+    if (!strcmp(what, "hang")) {
+        printk("Init: hanging as asked (auton.inject=hang)\n");
+        __asm__ volatile("cli");
+        for (;;)
+            __asm__ volatile("pause");
+    }
+    printk("Init: ignoring auton.inject=%.32s (panic or hang)\n", what);
+}
+
 /* The shell; or, with `selftest` on the command line, the selftests
  * followed by power off. */
 static void start_first_thread(void)
@@ -119,6 +140,7 @@ void kmain(uint64_t start_info)
     if (bridge)
         bridge_start(); /* protocol v1 on COM2, "ready" event */
 
+    inject_boot_fault(); /* auton.inject=panic|hang, for tests */
     printk("Init: System ready\n");
     start_first_thread(); /* the shell, or the selftests */
     sched_idle();         /* the boot flow becomes the idle thread */
