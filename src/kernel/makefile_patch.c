@@ -1,143 +1,328 @@
 /*
- * makefile_patch.c - `NAME := value` assignments of the kernel Makefile,
- * rewritten in place: only the first top-level assignment of each name
- * changes, every other byte (line endings, comments, recipes, define
- * blocks) stays as it was.
+ * makefile_patch.c - `NAME := value` assignments of the kernel Makefile set
+ * in place (see makefile_patch.h). Pure text processing over logical lines
+ * (physical lines joined by backslash-newline, as make reads them); only the
+ * first top-level assignment of each name changes, every other byte - line
+ * endings, comments, recipes, define blocks - stays as it was.
  */
 #include "makefile_patch.h"
 
-#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fsutil.h"
 
-struct line {
-    const char *start; /* the line, without its ending */
-    size_t len;
-    size_t eol;        /* bytes of its ending: 0, 1 (\n) or 2 (\r\n) */
-};
+#define MAX_MAKEFILE (16u << 20) /* a Makefile larger than this is not one */
 
-static struct line next_line(const char *p, const char *end)
+static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
-    struct line l = {.start = p};
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    l.len = (size_t)((nl ? nl : end) - p);
-    l.eol = nl ? 1 : 0;
-    if (nl && l.len && p[l.len - 1] == '\r') {
-        l.len--;
-        l.eol = 2;
-    }
-    return l;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
-/* The value's offset and length when l assigns name at top level, else -1. */
-static int assignment(const struct line *l, const char *name, size_t *voff, size_t *vlen,
-                      size_t *coff)
+/* One logical line: [start, end) is its text without the final line ending,
+ * [end, next) that ending ("\n", "\r\n" or nothing at the end of the file). */
+struct mkline {
+    size_t start, end, next;
+};
+
+static bool is_blank(char c)
 {
-    size_t n = strlen(name), i = n;
-    if (l->len < n || memcmp(l->start, name, n))
-        return -1;
-    while (i < l->len && (l->start[i] == ' ' || l->start[i] == '\t'))
+    return c == ' ' || c == '\t';
+}
+
+/* Whether the physical line [s, e) ends in an odd number of backslashes. */
+static bool continues(const char *b, size_t s, size_t e)
+{
+    size_t n = 0;
+    while (e > s && b[e - 1] == '\\')
+        e--, n++;
+    return n % 2 == 1;
+}
+
+static struct mkline next_line(const char *b, size_t len, size_t pos)
+{
+    struct mkline l = {pos, pos, pos};
+    for (;;) {
+        const char *nl = memchr(b + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - b) : len;
+        size_t text = e > pos && nl && b[e - 1] == '\r' ? e - 1 : e;
+        l.end = text;
+        l.next = nl ? e + 1 : len;
+        if (!nl || !continues(b, pos, text))
+            return l;
+        pos = l.next;
+    }
+}
+
+/* Whether the word w is at b[i], followed by a blank, '#' or the end. */
+static bool word_at(const char *b, size_t i, size_t end, const char *w)
+{
+    size_t n = strlen(w);
+    return end - i >= n && memcmp(b + i, w, n) == 0 &&
+           (i + n == end || is_blank(b[i + n]) || b[i + n] == '#');
+}
+
+/* +1 for a line opening a define block, -1 for endef, 0 otherwise. Recipe
+ * lines (a leading tab) are neither. */
+static int define_delta(const char *b, const struct mkline *l)
+{
+    size_t i = l->start;
+    if (i < l->end && b[i] == '\t')
+        return 0;
+    while (i < l->end && b[i] == ' ')
         i++;
-    if (i + 2 <= l->len && (!memcmp(l->start + i, ":=", 2) || !memcmp(l->start + i, "?=", 2)))
+    if (word_at(b, i, l->end, "endef"))
+        return -1;
+    static const char *const prefixes[] = {"override", "export", "private"};
+    for (bool more = true; more;) { /* "override export define" */
+        more = false;
+        for (size_t k = 0; k < 3 && !more; k++)
+            if ((more = word_at(b, i, l->end, prefixes[k]))) {
+                i += strlen(prefixes[k]);
+                while (i < l->end && is_blank(b[i]))
+                    i++;
+            }
+    }
+    return word_at(b, i, l->end, "define") ? 1 : 0;
+}
+
+/* Whether l is `NAME<blanks>(:=|?=|=)` at column 0; *value is where the text
+ * after the operator starts. */
+static bool assigns(const char *b, const struct mkline *l, const char *name, size_t *value)
+{
+    size_t n = strlen(name), i = l->start + n;
+    if (l->end - l->start < n || memcmp(b + l->start, name, n) != 0)
+        return false;
+    while (i < l->end && is_blank(b[i]))
+        i++;
+    if (l->end - i >= 2 && (b[i] == ':' || b[i] == '?') && b[i + 1] == '=')
         i += 2;
-    else if (i < l->len && l->start[i] == '=')
+    else if (i < l->end && b[i] == '=')
         i += 1;
     else
-        return -1;
-    while (i < l->len && (l->start[i] == ' ' || l->start[i] == '\t'))
-        i++;
-    const char *hash = memchr(l->start + i, '#', l->len - i);
-    size_t end = hash ? (size_t)(hash - l->start) : l->len;
-    *coff = end;
-    while (end > i && (l->start[end - 1] == ' ' || l->start[end - 1] == '\t'))
-        end--;
-    *voff = i;
-    *vlen = end - i;
+        return false;
+    *value = i;
+    return true;
+}
+
+/* A backslash-newline (or -CRLF) at b[i]: its length, else 0. */
+static size_t line_break(const char *b, size_t i, size_t end)
+{
+    if (i + 1 < end && b[i] == '\\' && b[i + 1] == '\n')
+        return 2;
+    if (i + 2 < end && b[i] == '\\' && b[i + 1] == '\r' && b[i + 2] == '\n')
+        return 3;
     return 0;
 }
 
-static bool is_define(const struct line *l, bool *enter)
+/* Splits the text after the operator: the value is [*vs, *ve), without the
+ * blanks and backslash-newlines at its ends; *cs is where the comment starts
+ * (the first '#' not escaped by a backslash), or l->end. */
+static void split_value(const char *b, const struct mkline *l, size_t *vs, size_t *ve, size_t *cs)
 {
-    *enter = l->len >= 6 && !memcmp(l->start, "define", 6) &&
-             (l->len == 6 || l->start[6] == ' ' || l->start[6] == '\t');
-    return *enter || (l->len >= 6 && !memcmp(l->start, "endef", 5) &&
-                      (l->len == 5 || l->start[5] == ' ' || l->start[5] == '\t'));
+    size_t i = *vs, c = l->end, e, k;
+    for (;;) {
+        if (i < l->end && is_blank(b[i]))
+            i++;
+        else if ((k = line_break(b, i, l->end)) != 0)
+            i += k;
+        else
+            break;
+    }
+    for (k = i; k < l->end; k++) {
+        if (b[k] == '\\')
+            k++; /* "\#" is no comment; nor is what follows "\\" */
+        else if (b[k] == '#') {
+            c = k;
+            break;
+        }
+    }
+    for (e = c > i ? c : i; e > i;) {
+        if (is_blank(b[e - 1]))
+            e--;
+        else if (b[e - 1] == '\n' && e - i >= 2 && line_break(b, e - 2, c))
+            e -= 2;
+        else if (b[e - 1] == '\n' && e - i >= 3 && line_break(b, e - 3, c))
+            e -= 3;
+        else
+            break;
+    }
+    *vs = i, *ve = e, *cs = c;
 }
 
-/* Appends the bytes; returns false when out of memory. */
-static bool put(FILE *f, const char *p, size_t n)
+/* The first top-level assignment of name: its line (*value: after the
+ * operator), or .start == SIZE_MAX. */
+static struct mkline find_assignment(const char *b, size_t len, const char *name, size_t *value)
 {
-    return n == 0 || fwrite(p, 1, n, f) == n;
+    int depth = 0;
+    for (size_t pos = 0; pos < len;) {
+        struct mkline l = next_line(b, len, pos);
+        int d = define_delta(b, &l);
+        if (d > 0 || (d < 0 && depth > 0))
+            depth += d;
+        else if (depth == 0 && assigns(b, &l, name, value))
+            return l;
+        pos = l.next;
+    }
+    return (struct mkline){SIZE_MAX, 0, 0};
 }
 
-static void emit_line(FILE *f, const struct line *l, const struct aut_mkvar *v, size_t coff)
+static int check_var(const struct aut_mkvar *v, const char *label, char *err, size_t errlen)
 {
-    fprintf(f, "%s := %s", v->name, v->value);
-    if (coff < l->len) /* the trailing comment, with the blank before it */
-        fputs(" ", f), put(f, l->start + coff, l->len - coff);
-    put(f, l->start + l->len, l->eol);
+    if (!v->name || !*v->name || strpbrk(v->name, " \t\r\n:#=\\$"))
+        return fail(err, errlen, "%s: `%s` is not a variable name", label,
+                    v->name ? v->name : "(null)");
+    size_t n = v->value ? strlen(v->value) : 0;
+    if (!v->value || strpbrk(v->value, "\r\n#") || (n && v->value[n - 1] == '\\'))
+        return fail(err, errlen,
+                    "%s: the value for %s cannot hold a line break, '#' or a final backslash",
+                    label, v->name);
+    return 0;
+}
+
+/* Where each var's line is and what replaces it, in file order. */
+struct edit {
+    size_t start, end; /* bytes replaced: the logical line up to its ending */
+    size_t vs, ve, cs; /* its value and comment, as split_value says */
+    const struct aut_mkvar *var;
+};
+
+static int cmp_edit(const void *a, const void *b)
+{
+    const struct edit *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Finds every var's line; returns the bytes the patched copy needs, or 0
+ * with err set. */
+static size_t plan(const char *buf, size_t len, const struct aut_mkvar *vars, size_t n,
+                   struct edit *ed, const char *label, char *err, size_t errlen)
+{
+    size_t need = len + 1;
+    for (size_t k = 0; k < n; k++) {
+        size_t value, add;
+        if (check_var(&vars[k], label, err, errlen) != 0)
+            return 0;
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(vars[j].name, vars[k].name) == 0)
+                return fail(err, errlen, "%s: %s is set twice", label, vars[k].name), 0;
+        struct mkline l = find_assignment(buf, len, vars[k].name, &value);
+        if (l.start == SIZE_MAX)
+            return fail(err, errlen, "%s: no top-level `%s :=` assignment to patch", label,
+                        vars[k].name),
+                   0;
+        ed[k] = (struct edit){l.start, l.end, value, 0, 0, &vars[k]};
+        split_value(buf, &l, &ed[k].vs, &ed[k].ve, &ed[k].cs);
+        add = strlen(vars[k].name) + strlen(vars[k].value) + 5; /* " := " and " " */
+        if (need > SIZE_MAX - add)
+            return fail(err, errlen, "%s: too large", label), 0;
+        need += add;
+    }
+    qsort(ed, n, sizeof *ed, cmp_edit);
+    return need;
+}
+
+static size_t put(char *o, const char *s, size_t n)
+{
+    if (n) /* memcpy's pointers must be valid even for 0 bytes */
+        memcpy(o, s, n);
+    return n;
+}
+
+/* "NAME := value", then the old comment with the blanks that led to it. */
+static size_t emit(char *o, const char *buf, const struct edit *e)
+{
+    const char *value = e->var->value;
+    size_t n = put(o, e->var->name, strlen(e->var->name));
+    n += put(o + n, " :=", 3);
+    if (*value)
+        n += put(o + n, " ", 1) + put(o + n + 1, value, strlen(value));
+    if (e->cs < e->end) {
+        size_t from = e->ve > e->vs ? e->ve : e->cs; /* no old value: the comment alone */
+        if (from == e->cs)
+            n += put(o + n, " ", 1);
+        n += put(o + n, buf + from, e->end - from);
+    }
+    return n;
+}
+
+static char *patch(const char *buf, size_t len, const struct aut_mkvar *vars, size_t n,
+                   size_t *out_len, const char *label, char *err, size_t errlen)
+{
+    struct edit *ed = calloc(n ? n : 1, sizeof *ed);
+    char *out = NULL;
+    size_t need, o = 0, pos = 0;
+    if (!buf || !len)
+        buf = "", len = 0;
+    if (!ed || (need = plan(buf, len, vars, n, ed, label, err, errlen)) == 0)
+        goto fail;
+    if (!(out = malloc(need))) {
+        snprintf(err, errlen, "%s: out of memory", label);
+        goto fail;
+    }
+    for (size_t k = 0; k < n; k++) {
+        o += put(out + o, buf + pos, ed[k].start - pos);
+        o += emit(out + o, buf, &ed[k]);
+        pos = ed[k].end;
+    }
+    o += put(out + o, buf + pos, len - pos);
+    out[o] = '\0';
+    free(ed);
+    *out_len = o;
+    return out;
+fail:
+    if (!ed)
+        snprintf(err, errlen, "%s: out of memory", label);
+    free(ed);
+    return NULL;
 }
 
 char *aut_makefile_patch_buf(const char *buf, size_t len, const struct aut_mkvar *vars, size_t n,
                              size_t *out_len, char *err, size_t errlen)
 {
-    char *out = NULL;
-    size_t olen = 0;
-    FILE *f = open_memstream(&out, &olen);
-    bool done[16] = {0}, in_define = false;
-    if (!f || n > 16) {
-        snprintf(err, errlen, "Makefile: out of memory");
-        if (f)
-            fclose(f), free(out);
-        return NULL;
-    }
-    for (const char *p = buf, *end = buf + len; p < end;) {
-        struct line l = next_line(p, end);
-        bool enter, handled = false;
-        if (is_define(&l, &enter))
-            in_define = enter;
-        else if (!in_define && l.len && l.start[0] != '\t')
-            for (size_t k = 0; k < n && !handled; k++) {
-                size_t voff, vlen, coff;
-                if (done[k] || assignment(&l, vars[k].name, &voff, &vlen, &coff))
-                    continue;
-                emit_line(f, &l, &vars[k], coff);
-                done[k] = handled = true;
-            }
-        if (!handled)
-            put(f, l.start, l.len + l.eol);
-        p = l.start + l.len + l.eol;
-    }
-    fclose(f);
-    for (size_t k = 0; k < n; k++)
-        if (!done[k]) {
-            snprintf(err, errlen, "Makefile: no top-level `%s :=` assignment to patch",
-                     vars[k].name);
-            free(out);
-            return NULL;
-        }
-    *out_len = olen;
-    return out;
+    return patch(buf, len, vars, n, out_len, "Makefile", err, errlen);
 }
 
+/* The value with make's reading of a continuation: a backslash-newline and
+ * the blanks around it are one space. Returns -1 (val "") when it does not
+ * fit, rather than a cut path. */
 int aut_makefile_get(const char *buf, size_t len, const char *name, char *val, size_t vallen)
 {
-    bool in_define = false, enter;
-    for (const char *p = buf, *end = buf + len; p < end;) {
-        struct line l = next_line(p, end);
-        size_t voff, vlen, coff;
-        if (is_define(&l, &enter))
-            in_define = enter;
-        else if (!in_define && !assignment(&l, name, &voff, &vlen, &coff)) {
-            snprintf(val, vallen, "%.*s", (int)vlen, l.start + voff);
-            return 0;
+    size_t value, vs, ve, cs, o = 0;
+    if (!buf || !len)
+        buf = "", len = 0;
+    struct mkline l = find_assignment(buf, len, name, &value);
+    if (vallen)
+        val[0] = '\0';
+    if (l.start == SIZE_MAX || vallen == 0)
+        return -1;
+    vs = value;
+    split_value(buf, &l, &vs, &ve, &cs);
+    for (size_t i = vs; i < ve; i++) {
+        if (buf[i] == '\\' && i + 1 < ve && (buf[i + 1] == '\n' || buf[i + 1] == '\r')) {
+            while (o > 0 && is_blank(val[o - 1]))
+                o--;
+            while (i + 1 < ve && (buf[i + 1] == '\r' || buf[i + 1] == '\n' || is_blank(buf[i + 1])))
+                i++;
+            val[o++] = ' ';
+        } else {
+            val[o++] = buf[i];
         }
-        p = l.start + l.len + l.eol;
+        if (o == vallen) {
+            val[0] = '\0';
+            return -1;
+        }
     }
-    return -1;
+    val[o] = '\0';
+    return 0;
 }
 
 int aut_makefile_set(const char *path, const struct aut_mkvar *vars, size_t n, bool *changed,
@@ -145,17 +330,27 @@ int aut_makefile_set(const char *path, const struct aut_mkvar *vars, size_t n, b
 {
     char *buf = NULL, *out = NULL;
     size_t len = 0, olen = 0;
+    struct stat st;
+    int rc = -1;
     if (changed)
         *changed = false;
-    if (aut_read_file(path, 16u << 20, &buf, &len, err, errlen))
+    if (aut_read_file(path, MAX_MAKEFILE, &buf, &len, err, errlen) != 0)
         return -1;
-    out = aut_makefile_patch_buf(buf, len, vars, n, &olen, err, errlen);
-    int rc = out ? 0 : -1;
-    if (out && (olen != len || memcmp(out, buf, len))) {
-        rc = aut_write_file(path, out, olen, err, errlen) ? -1 : 0;
-        if (!rc && changed)
-            *changed = true;
+    if (!(out = patch(buf, len, vars, n, &olen, path, err, errlen)))
+        goto out;
+    rc = 0;
+    if (olen == len && memcmp(out, buf, len) == 0)
+        goto out; /* already so: the file is not touched */
+    bool had_mode = stat(path, &st) == 0;
+    if (aut_write_file(path, out, olen, err, errlen) != 0) {
+        rc = -1;
+        goto out;
     }
+    if (had_mode && (st.st_mode & 07777) != 0644)
+        chmod(path, st.st_mode & 07777); /* the temporary was created 0644 */
+    if (changed)
+        *changed = true;
+out:
     free(out);
     free(buf);
     return rc;
