@@ -151,7 +151,7 @@ static void measure_chars(const unsigned char *s, size_t n, struct aut_coherence
         if (!is_space(cp) && run > out->char_run)
             out->char_run = (unsigned)run;
     }
-    out->printable = out->chars ? (double)printable / (double)out->chars : 0.0;
+    out->printable = out->chars ? (double)printable / (double)out->chars : 1.0; /* nothing bad */
     out->entropy = hist_entropy(&h);
 }
 

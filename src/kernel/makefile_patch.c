@@ -191,6 +191,7 @@ static int check_var(const struct aut_mkvar *v, const char *label, char *err, si
 /* Where each var's line is and what replaces it, in file order. */
 struct edit {
     size_t start, end; /* bytes replaced: the logical line up to its ending */
+    size_t op;         /* just after the operator */
     size_t vs, ve, cs; /* its value and comment, as split_value says */
     const struct aut_mkvar *var;
 };
@@ -219,7 +220,7 @@ static size_t plan(const char *buf, size_t len, const struct aut_mkvar *vars, si
             return fail(err, errlen, "%s: no top-level `%s :=` assignment to patch", label,
                         vars[k].name),
                    0;
-        ed[k] = (struct edit){l.start, l.end, value, 0, 0, &vars[k]};
+        ed[k] = (struct edit){l.start, l.end, value, value, 0, 0, &vars[k]};
         split_value(buf, &l, &ed[k].vs, &ed[k].ve, &ed[k].cs);
         add = strlen(vars[k].name) + strlen(vars[k].value) + 5; /* " := " and " " */
         if (need > SIZE_MAX - add)
@@ -237,7 +238,8 @@ static size_t put(char *o, const char *s, size_t n)
     return n;
 }
 
-/* "NAME := value", then the old comment with the blanks that led to it. */
+/* "NAME := value", then the old comment with the blanks before it on its
+ * line (back to the old value or the operator), or one blank if none. */
 static size_t emit(char *o, const char *buf, const struct edit *e)
 {
     const char *value = e->var->value;
@@ -246,7 +248,9 @@ static size_t emit(char *o, const char *buf, const struct edit *e)
     if (*value)
         n += put(o + n, " ", 1) + put(o + n + 1, value, strlen(value));
     if (e->cs < e->end) {
-        size_t from = e->ve > e->vs ? e->ve : e->cs; /* no old value: the comment alone */
+        size_t from = e->cs, stop = e->ve > e->vs ? e->ve : e->op;
+        while (from > stop && is_blank(buf[from - 1]))
+            from--;
         if (from == e->cs)
             n += put(o + n, " ", 1);
         n += put(o + n, buf + from, e->end - from);

@@ -260,6 +260,9 @@ static void continuation_lines_are_one_line(void **state)
     expect_get(mk, "SLM_MODEL", "a b");
     expect_patch("SLM_MODEL := a \\\r\n  b\r\nNEXT := 1\r\n", "SLM_MODEL", "z",
                  "SLM_MODEL := z\r\nNEXT := 1\r\n");
+    /* only the blanks on the comment's own line are kept; idempotent (found by fuzzing) */
+    expect_patch("A := x \\\n   # c\n", "A", "", "A :=   # c\n");
+    expect_patch("A :=   # c\n", "A", "", "A :=   # c\n");
     /* a line continuing a comment or another assignment is not top-level */
     expect_get("# note \\\nSLM_MODEL := in the comment\n", "SLM_MODEL", NULL);
     expect_get("X := a \\\nSLM_MODEL := in X\n", "SLM_MODEL", NULL);
