@@ -310,3 +310,25 @@ def test_missing_model_is_a_model_failure(env):
     report, _ = env.integrate("no-such-model", expect=1)
     assert report["result"]["class"] == "model"
     assert "no such file" in report["result"]["message"]
+
+
+@pytest.mark.parametrize("accel", ["tcg"])
+def test_fallback_to_a_smaller_model_after_an_inference_failure(env, random_model):
+    """fallback = auto: the random-weight 10M model fails validation, the job
+    tries the smaller trained model beside it, which integrates."""
+    env.add_model(GOOD)
+    bad = env.add_model(random_model)
+    r = subprocess.run([env.autonctl, "--config", str(env.conf), "-o", "pipeline.fallback=auto",
+                        "integrate", "--json", "--prompts", QUICK, bad],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-4000:]
+    report = json.loads(r.stdout)
+    jsonschema.validate(report, SCHEMA)
+    assert report["result"]["decision"] == "committed"
+    assert len(report["attempts"]) == 1
+    first = report["attempts"][0]
+    assert first["model"].endswith("random-slm.gguf") and first["class"] == "inference"
+    assert report["model"]["name"] == "auton-slm"
+    assert [s["attempt"] for s in report["stages"]].count(2) >= 10
+    assert any("fallback" in n for n in report["notes"])
+    assert_clean(env)
