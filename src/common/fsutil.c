@@ -19,11 +19,7 @@
 
 #define COPY_CHUNK (1u << 20)
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Formats "<what>: <strerror(-rc)>" into err (which may be NULL); returns rc. */
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+int aut_fs_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -90,7 +86,7 @@ static int open_temp(const char *path, mode_t mode, char tmp[PATH_MAX])
     return fd;
 }
 
-static int write_all(int fd, const void *data, size_t n)
+int aut_write_all(int fd, const void *data, size_t n)
 {
     const char *p = data;
     while (n) {
@@ -111,11 +107,11 @@ static int commit_temp(int fd, const char *tmp, const char *path, char *err, siz
 {
     int rc = 0;
     if (fsync(fd) < 0)
-        rc = fail(err, errlen, -errno, "fsync %s", tmp);
+        rc = aut_fs_fail(err, errlen, -errno, "fsync %s", tmp);
     if (close(fd) < 0 && !rc)
-        rc = fail(err, errlen, -errno, "close %s", tmp);
+        rc = aut_fs_fail(err, errlen, -errno, "close %s", tmp);
     if (!rc && rename(tmp, path) < 0)
-        rc = fail(err, errlen, -errno, "rename %s to %s", tmp, path);
+        rc = aut_fs_fail(err, errlen, -errno, "rename %s to %s", tmp, path);
     if (rc) {
         unlink(tmp);
         return rc;
@@ -137,7 +133,7 @@ static int copy_fd(int in, int out)
             rc = got < 0 ? -errno : 0;
             break;
         }
-        rc = write_all(out, buf, (size_t)got);
+        rc = aut_write_all(out, buf, (size_t)got);
     }
     free(buf);
     return rc;
@@ -149,25 +145,25 @@ int aut_copy_file(const char *src, const char *dst, char *err, size_t errlen)
     struct stat st;
     int rc, out, in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
-        return fail(err, errlen, -errno, "open %s", src);
+        return aut_fs_fail(err, errlen, -errno, "open %s", src);
     if (fstat(in, &st) < 0) {
-        rc = fail(err, errlen, -errno, "stat %s", src);
+        rc = aut_fs_fail(err, errlen, -errno, "stat %s", src);
         goto fail_in;
     }
     if (S_ISDIR(st.st_mode)) {
-        rc = fail(err, errlen, -EISDIR, "copy %s", src);
+        rc = aut_fs_fail(err, errlen, -EISDIR, "copy %s", src);
         goto fail_in;
     }
     if ((rc = dir_of(dst, dir)) < 0 || (rc = aut_mkdirs(dir, 0755)) < 0) {
-        rc = fail(err, errlen, rc, "create the directory of %s", dst);
+        rc = aut_fs_fail(err, errlen, rc, "create the directory of %s", dst);
         goto fail_in;
     }
     if ((out = open_temp(dst, st.st_mode & 0777, tmp)) < 0) {
-        rc = fail(err, errlen, out, "create a temporary beside %s", dst);
+        rc = aut_fs_fail(err, errlen, out, "create a temporary beside %s", dst);
         goto fail_in;
     }
     if ((rc = copy_fd(in, out)) < 0) {
-        fail(err, errlen, rc, "copy %s to %s", src, tmp);
+        aut_fs_fail(err, errlen, rc, "copy %s to %s", src, tmp);
         close(out);
         unlink(tmp);
         goto fail_in;
@@ -183,10 +179,10 @@ int aut_write_file(const char *path, const void *data, size_t len, char *err, si
     char tmp[PATH_MAX];
     int fd = open_temp(path, 0644, tmp);
     if (fd < 0)
-        return fail(err, errlen, fd, "create a temporary beside %s", path);
-    int rc = write_all(fd, data, len);
+        return aut_fs_fail(err, errlen, fd, "create a temporary beside %s", path);
+    int rc = aut_write_all(fd, data, len);
     if (rc < 0) {
-        fail(err, errlen, rc, "write %s", tmp);
+        aut_fs_fail(err, errlen, rc, "write %s", tmp);
         close(fd);
         unlink(tmp);
         return rc;
@@ -249,22 +245,22 @@ int aut_read_file(const char *path, size_t max, char **data, size_t *len, char *
     size_t n = 0;
     int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, -errno, "open %s", path);
+        return aut_fs_fail(err, errlen, -errno, "open %s", path);
     if (fstat(fd, &st) < 0) {
-        rc = fail(err, errlen, -errno, "stat %s", path);
+        rc = aut_fs_fail(err, errlen, -errno, "stat %s", path);
     } else if (S_ISDIR(st.st_mode)) {
-        rc = fail(err, errlen, -EISDIR, "read %s", path);
+        rc = aut_fs_fail(err, errlen, -EISDIR, "read %s", path);
     } else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-        rc = fail(err, errlen, -EFBIG, "read %s (%lld bytes, at most %zu allowed)", path,
+        rc = aut_fs_fail(err, errlen, -EFBIG, "read %s (%lld bytes, at most %zu allowed)", path,
                   (long long)st.st_size, max);
     } else {
         /* st_size is only a hint: the file may grow, and /proc files report 0 */
         size_t hint = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 4096;
         rc = read_fd(fd, max, hint, &buf, &n);
         if (rc == -EFBIG)
-            fail(err, errlen, rc, "read %s (more than %zu bytes)", path, max);
+            aut_fs_fail(err, errlen, rc, "read %s (more than %zu bytes)", path, max);
         else if (rc < 0)
-            fail(err, errlen, rc, "read %s", path);
+            aut_fs_fail(err, errlen, rc, "read %s", path);
     }
     close(fd);
     if (rc < 0)

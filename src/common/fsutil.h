@@ -26,4 +26,12 @@ int aut_read_file(const char *path, size_t max, char **data, size_t *len, char *
 int aut_mkdirs(const char *path, unsigned mode);
 int aut_rmtree(const char *path);
 
+/* write(2) of all n bytes, retrying short writes and EINTR. 0 or -errno. */
+int aut_write_all(int fd, const void *data, size_t n);
+
+/* Formats "<what>: <strerror(-rc)>" into err (which may be NULL); returns rc.
+ * The error convention of this file and of the modules built on it. */
+int aut_fs_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

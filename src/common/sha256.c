@@ -14,7 +14,7 @@
 
 #define CHUNK (1u << 20)
 
-static void to_hex(const unsigned char *md, char hex[AUT_SHA256_HEX_SIZE])
+void aut_sha256_hex(const unsigned char md[32], char hex[AUT_SHA256_HEX_SIZE])
 {
     static const char digits[] = "0123456789abcdef";
     for (int i = 0; i < 32; i++) {
@@ -30,7 +30,7 @@ static int finish(EVP_MD_CTX *ctx, char hex[AUT_SHA256_HEX_SIZE])
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
         return -EIO;
-    to_hex(md, hex);
+    aut_sha256_hex(md, hex);
     return 0;
 }
 

@@ -13,6 +13,9 @@
 #define AUT_SHA256_HEX_SIZE 65
 
 /* Digest of buf[0..n). Returns 0, or -ENOMEM / -EIO if libcrypto fails. */
+/* A 32-byte digest as 64 lowercase hex digits and a NUL. */
+void aut_sha256_hex(const unsigned char md[32], char hex[AUT_SHA256_HEX_SIZE]);
+
 int aut_sha256_buf(const void *buf, size_t n, char hex[AUT_SHA256_HEX_SIZE]);
 
 /* Digest of the file at path, read in chunks. Returns 0, -errno from

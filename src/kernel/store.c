@@ -19,48 +19,10 @@
 
 #include <openssl/evp.h>
 
+#include "fsutil.h"
+#include "sha256.h"
+
 #define BLOCK (1u << 20)
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* "<what>: <strerror(-rc)>" into err (may be NULL); returns rc. */
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < errlen)
-            snprintf(err + n, errlen - (size_t)n, ": %s", strerror(-rc));
-    }
-    return rc;
-}
-
-static void to_hex(const unsigned char md[32], char hex[AUT_SHA256_HEX])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = '\0';
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -errno;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
 
 /* Reads in to EOF, hashing every block and, when out >= 0, writing it there.
  * *werr tells a write failure (out's fault) from a read failure (in's). */
@@ -77,7 +39,7 @@ static int digest_fd(EVP_MD_CTX *ctx, int in, int out, unsigned char *buf, uint6
             return 0;
         if (EVP_DigestUpdate(ctx, buf, (size_t)got) != 1)
             return -EIO;
-        if (out >= 0 && (*werr = write_all(out, buf, (size_t)got)) < 0)
+        if (out >= 0 && (*werr = aut_write_all(out, buf, (size_t)got)) < 0)
             return *werr;
         *size += (uint64_t)got;
     }
@@ -102,7 +64,7 @@ static int hash_stream(int in, int out, char hex[AUT_SHA256_HEX], uint64_t *size
     if (!rc && (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32))
         rc = -EIO;
     if (!rc) {
-        to_hex(md, hex);
+        aut_sha256_hex(md, hex);
         *size = n;
     }
 fail:
@@ -118,11 +80,11 @@ int aut_file_sha256(const char *path, char hex[AUT_SHA256_HEX], uint64_t *size, 
     uint64_t n = 0;
     int werr, rc, fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, -errno, "open %s", path);
+        return aut_fs_fail(err, errlen, -errno, "open %s", path);
     rc = hash_stream(fd, -1, h, &n, &werr);
     close(fd);
     if (rc < 0)
-        return fail(err, errlen, rc, "hash %s", path);
+        return aut_fs_fail(err, errlen, rc, "hash %s", path);
     memcpy(hex, h, sizeof h);
     if (size)
         *size = n;
@@ -149,11 +111,11 @@ static int settle(int fd, const char *tmp, const char *final, const char *dir, u
         return 0;
     }
     if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
-        rc = fail(err, errlen, -errno, "sync %s", tmp);
+        rc = aut_fs_fail(err, errlen, -errno, "sync %s", tmp);
     if (close(fd) < 0 && !rc)
-        rc = fail(err, errlen, -errno, "close %s", tmp);
+        rc = aut_fs_fail(err, errlen, -errno, "close %s", tmp);
     if (!rc && rename(tmp, final) < 0)
-        rc = fail(err, errlen, -errno, "rename %s to %s", tmp, final);
+        rc = aut_fs_fail(err, errlen, -errno, "rename %s to %s", tmp, final);
     if (rc) {
         unlink(tmp);
         return rc;
@@ -173,15 +135,15 @@ static int copy_in(int in, const char *src, const char *dir, char tmp[PATH_MAX],
 {
     int werr, rc, fd;
     if (snprintf(tmp, PATH_MAX, "%s/.put.XXXXXX", dir) >= PATH_MAX)
-        return fail(err, errlen, -ENAMETOOLONG, "store in %s", dir);
+        return aut_fs_fail(err, errlen, -ENAMETOOLONG, "store in %s", dir);
     if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-        return fail(err, errlen, -errno, "create a temporary in %s", dir);
+        return aut_fs_fail(err, errlen, -errno, "create a temporary in %s", dir);
     rc = hash_stream(in, fd, hex, size, &werr);
     if (rc < 0) {
         if (werr)
-            fail(err, errlen, rc, "write %s", tmp);
+            aut_fs_fail(err, errlen, rc, "write %s", tmp);
         else
-            fail(err, errlen, rc, "read %s", src);
+            aut_fs_fail(err, errlen, rc, "read %s", src);
         close(fd);
         unlink(tmp);
         return rc;
@@ -198,23 +160,23 @@ int aut_store_put(const char *root, const char *src, char hex[AUT_SHA256_HEX], u
     uint64_t n = 0;
     int rc, out = -1, in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
-        return fail(err, errlen, -errno, "open %s", src);
+        return aut_fs_fail(err, errlen, -errno, "open %s", src);
     if (fstat(in, &st) < 0) {
-        rc = fail(err, errlen, -errno, "stat %s", src);
+        rc = aut_fs_fail(err, errlen, -errno, "stat %s", src);
         goto fail;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = fail(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
+        rc = aut_fs_fail(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
                   "store %s (not a regular file)", src);
         goto fail;
     }
     /* <dir>/<64 hex>.gguf must fit, and the temporary's name is shorter */
     if (snprintf(dir, sizeof dir, "%s/sha256", root) >= (int)sizeof dir - 70) {
-        rc = fail(err, errlen, -ENAMETOOLONG, "store in %s", root);
+        rc = aut_fs_fail(err, errlen, -ENAMETOOLONG, "store in %s", root);
         goto fail;
     }
     if ((rc = aut_mkdirs(dir, 0755)) < 0) {
-        fail(err, errlen, rc, "create %s", dir);
+        aut_fs_fail(err, errlen, rc, "create %s", dir);
         goto fail;
     }
     if ((rc = copy_in(in, src, dir, tmp, &out, h, &n, err, errlen)) < 0)
@@ -222,7 +184,7 @@ int aut_store_put(const char *root, const char *src, char hex[AUT_SHA256_HEX], u
     if (snprintf(final, sizeof final, "%s/%s.gguf", dir, h) >= (int)sizeof final) {
         close(out); /* not reached: dir was checked to leave room */
         unlink(tmp);
-        rc = fail(err, errlen, -ENAMETOOLONG, "store in %s", dir);
+        rc = aut_fs_fail(err, errlen, -ENAMETOOLONG, "store in %s", dir);
         goto fail;
     }
     if ((rc = settle(out, tmp, final, dir, n, err, errlen)) < 0)
