@@ -13,6 +13,8 @@
 #   src/qemu/*.c                                                      -> libautqemu.a
 #   src/kernel/*.c                                                    -> libautkernel.a
 #   src/agents/*.c                                                    -> libautagents.a
+#   src/orchestrator/*.c (but autond.c)                               -> libautorch.a
+#   src/orchestrator/autond.c                                         -> build/bin/autond
 #   src/cli/*.c                                                       -> build/bin/autonctl
 #   tools/<tool>/*.c                                                  -> build/bin/<tool>
 #   tests/unit/test_<name>.c                                          -> build/asan/tests/test_<name>
@@ -29,12 +31,17 @@ COMMON_SRCS := $(sort $(wildcard src/common/*.c))
 QEMU_SRCS   := $(sort $(wildcard src/qemu/*.c))
 KERNEL_SRCS := $(sort $(wildcard src/kernel/*.c))
 AGENT_SRCS  := $(sort $(wildcard src/agents/*.c))
+ORCH_SRCS   := $(sort $(filter-out src/orchestrator/autond.c,$(wildcard src/orchestrator/*.c)))
 CLI_SRCS    := $(sort $(wildcard src/cli/*.c))
 TOOLS       := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard tools/*/*.c)))))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELPER := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 
-INCLUDES  := -I$(KT) -I$(SLM_DIR) -Isrc/common -Isrc/qemu -Isrc/kernel -Isrc/agents -Isrc/cli
+# The project's own headers are found for "..." includes only (-iquote), so a
+# header of ours never shadows a system one of the same name (src/common/archive.h
+# and libarchive's <archive.h>).
+INCLUDES  := -I$(KT) -I$(SLM_DIR) -iquote src/common -iquote src/qemu -iquote src/kernel \
+             -iquote src/agents -iquote src/orchestrator -iquote src/cli
 # -Wno-format-truncation: gcc flags every snprintf of a PATH_MAX path plus a
 # suffix into a PATH_MAX buffer; such names are cut, never overflowed, and the
 # config refuses directories too long to hold the files under them.
@@ -45,8 +52,10 @@ OPT_FLAGS := -O2 -g
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 HOST_LIBS := -lcjson -lcrypto -lm
 # The integrator's libraries (libgit2 only in src/kernel/workspace.c, libelf only in
-# src/kernel/elfcheck.c, inih only in src/common/config.c).
-AUT_LIBS  := -lgit2 -lelf -linih -lpthread
+# src/kernel/elfcheck.c, inih only in src/common/config.c, SQLite only in
+# src/orchestrator/db.c, http-parser only in src/orchestrator/http.c, libcurl only in
+# src/common/httpc.c, libarchive only in src/common/archive.c).
+AUT_LIBS  := -lgit2 -lelf -linih -lsqlite3 -lcurl -larchive -lhttp_parser -lpthread
 UV_LIBS   := -luv
 
 CFLAGS_OPT := $(CSTD) $(WARN) $(INCLUDES) $(OPT_FLAGS) $(EXTRA_CFLAGS)
@@ -66,11 +75,14 @@ LIBKERNEL_OPT := $(BUILD)/lib/libautkernel.a
 LIBKERNEL_SAN := $(BUILD)/asan/lib/libautkernel.a
 LIBAGENTS_OPT := $(BUILD)/lib/libautagents.a
 LIBAGENTS_SAN := $(BUILD)/asan/lib/libautagents.a
+LIBORCH_OPT   := $(BUILD)/lib/libautorch.a
+LIBORCH_SAN   := $(BUILD)/asan/lib/libautorch.a
 # Every host library, for the programs and tests that link them all
 # (static archives: only the objects used are pulled in).
-AUT_OPT := $(LIBAGENTS_OPT) $(LIBKERNEL_OPT) $(LIBQEMU_OPT) $(LIBCOMMON_OPT) $(LIBSLM_OPT)
-AUT_SAN := $(LIBAGENTS_SAN) $(LIBKERNEL_SAN) $(LIBQEMU_SAN) $(LIBCOMMON_SAN) $(LIBSLM_SAN)
+AUT_OPT := $(LIBORCH_OPT) $(LIBAGENTS_OPT) $(LIBKERNEL_OPT) $(LIBQEMU_OPT) $(LIBCOMMON_OPT) $(LIBSLM_OPT)
+AUT_SAN := $(LIBORCH_SAN) $(LIBAGENTS_SAN) $(LIBKERNEL_SAN) $(LIBQEMU_SAN) $(LIBCOMMON_SAN) $(LIBSLM_SAN)
 AUTONCTL      := $(BUILD)/bin/autonctl
+AUTOND        := $(BUILD)/bin/autond
 TOOL_BINS     := $(addprefix $(BUILD)/bin/,$(TOOLS))
 UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRCS))
 FUZZ_BIN      := $(BUILD)/fuzz/fuzz_gguf
@@ -79,7 +91,7 @@ FUZZ_SECONDS  ?= 60
 .PHONY: all deps test unit e2e fuzz fuzz-smoke bench demo clean format
 .DEFAULT_GOAL := all
 
-all: $(TOOL_BINS) $(AUTONCTL) $(AUT_SAN) $(BUILD)/freestanding/slm.o
+all: $(TOOL_BINS) $(AUTONCTL) $(AUTOND) $(AUT_SAN) $(BUILD)/freestanding/slm.o
 
 # The engine as the kernel's ring-3 SLM task gets it: -ffreestanding -nostdlib,
 # SIMD allowed, partially linked with the kernel's own kstring.c. The only
@@ -117,6 +129,8 @@ $(LIBKERNEL_OPT): $(call obj_opt,$(KERNEL_SRCS))
 $(LIBKERNEL_SAN): $(call obj_san,$(KERNEL_SRCS))
 $(LIBAGENTS_OPT): $(call obj_opt,$(AGENT_SRCS))
 $(LIBAGENTS_SAN): $(call obj_san,$(AGENT_SRCS))
+$(LIBORCH_OPT): $(call obj_opt,$(ORCH_SRCS))
+$(LIBORCH_SAN): $(call obj_san,$(ORCH_SRCS))
 # Two rules, not one: a pattern rule with two targets is a grouped target (one run of
 # the recipe would count as having made both the plain and the ASan library).
 $(BUILD)/lib/%.a:
@@ -140,9 +154,13 @@ $(AUTONCTL): $(call obj_opt,$(CLI_SRCS)) $(AUT_OPT)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_OPT) -o $@ -Wl,--start-group $^ -Wl,--end-group $(HOST_LIBS) $(AUT_LIBS) $(UV_LIBS)
 
+$(AUTOND): $(call obj_opt,src/orchestrator/autond.c) $(AUT_OPT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_OPT) -o $@ -Wl,--start-group $^ -Wl,--end-group $(HOST_LIBS) $(AUT_LIBS) $(UV_LIBS)
+
 $(BUILD)/asan/tests/%: tests/unit/%.c $(call obj_san,$(UNIT_HELPER)) $(AUT_SAN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_SAN) -Itests/unit -o $@ -Wl,--start-group $^ -Wl,--end-group -lcmocka $(HOST_LIBS) $(AUT_LIBS) $(UV_LIBS)
+	$(CC) $(CFLAGS_SAN) -iquote tests/unit -o $@ -Wl,--start-group $^ -Wl,--end-group -lcmocka $(HOST_LIBS) $(AUT_LIBS) $(UV_LIBS)
 
 # libFuzzer target: clang, ASan + UBSan, the engine sources compiled in.
 $(FUZZ_BIN): tests/fuzz/fuzz_gguf.c $(SLM_SRCS) src/common/slm_port_host.c

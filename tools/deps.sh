@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential clang llvm libclang-rt-14-dev binutils pkg-config
 libuv1-dev libcjson-dev libsqlite3-dev libgit2-dev libcurl4-openssl-dev
 libarchive-dev libhttp-parser-dev libinih-dev libssl-dev libelf-dev libcmocka-dev
-python3 python3-pytest python3-jsonschema qemu-system-x86 qemu-utils pci.ids pciutils"
+python3 python3-pytest python3-jsonschema qemu-system-x86 qemu-utils pci.ids pciutils
+zstd wrk"
 missing=""
 for p in $PKGS; do
     st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)

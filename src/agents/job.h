@@ -88,6 +88,8 @@ struct aut_job {
     bool fallback;
     bool bridge;
     bool standalone;         /* a single stage on a directory: no workspace, no commit */
+    bool notify_deferred;    /* autond delivers the webhook after the job (stage notify
+                                only records that) */
 
     /* fetch/verify: the model */
     char model_arg[PATH_MAX];
@@ -148,6 +150,9 @@ struct aut_stage {
     void (*cancel)(struct aut_job *job);
     unsigned deadline_s_offset; /* offsetof(struct aut_config, dl_<x>), 0: none */
 };
+
+/* A new job id into id: "<UTC yyyymmdd-hhmmss>-<6 random hex digits>". */
+void aut_job_make_id(char *id, size_t len);
 
 /* Sets up a job from opts and the config (no I/O beyond a clock). Returns 0 or
  * -1 with err set (a bad option). Release with aut_job_release. */

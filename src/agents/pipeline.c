@@ -139,7 +139,7 @@ void aut_job_cancel(struct aut_job *job, const char *reason)
 
 /* ---- set-up ------------------------------------------------------------------- */
 
-static void make_id(char *id, size_t len)
+void aut_job_make_id(char *id, size_t len)
 {
     time_t t = time(NULL);
     struct tm tm;
@@ -185,7 +185,7 @@ static int init_common(struct aut_job *job, const struct aut_config *cfg,
     if (o->id)
         snprintf(job->id, sizeof job->id, "%s", o->id);
     else
-        make_id(job->id, sizeof job->id);
+        aut_job_make_id(job->id, sizeof job->id);
     snprintf(job->prompts, sizeof job->prompts, "%s", o->prompts ? o->prompts : cfg->prompts);
     job->rollback = o->rollback >= 0 ? (enum aut_rollback_policy)o->rollback : cfg->rollback;
     job->fallback = o->fallback >= 0 ? o->fallback : cfg->fallback;

@@ -31,6 +31,7 @@ enum ktype {
     K_PATH,   /* a path, stored absolute (resolved against the cwd) */
     K_PATHS,  /* comma-separated paths: model_roots / n_model_roots */
     K_CHOICE, /* one of names[], stored as values[i] (an enum or a bool) */
+    K_CLOCK,  /* "HH:MM" (24 h), stored as unsigned minutes after midnight */
 };
 
 enum kflag {
@@ -58,6 +59,8 @@ static const char *const fallback_names[] = {"auto", "off", NULL};
 static const int fallback_values[] = {1, 0};
 static const char *const accel_names[] = {"auto", "kvm", "tcg", NULL};
 static const int accel_values[] = {AUT_ACCEL_AUTO, AUT_ACCEL_KVM, AUT_ACCEL_TCG};
+static const char *const shutdown_names[] = {"cancel", "finish", NULL};
+static const int shutdown_values[] = {0, 1};
 
 /* The table reads best one key per line. */
 /* clang-format off */
@@ -131,6 +134,30 @@ static const struct key keys[] = {
     UINT("regress", "boots", regress_boots, 1, 100, "3"),
     DBL("regress", "boot_pct", regress_boot_pct, 0, 0, "5"),
     DBL("regress", "boot_floor_ms", regress_boot_floor_ms, 0, 0, "250"),
+
+    STR("daemon", "listen", listen, K_EMPTY_OK, "127.0.0.1:8470"),
+    PATH("daemon", "socket", socket_path, K_EMPTY_OK, "var/run/autond.sock"),
+    PATH("daemon", "token_file", token_file, 0, "var/autond.token"),
+    PATH("daemon", "db", db_path, 0, "var/autond.db"),
+    PATH("daemon", "log", log_file, 0, "var/log/autond.log"),
+    UINT("daemon", "max_body_kb", max_body_kb, 1, 65536, "64"),
+    UINT("daemon", "max_conns", max_conns, 1, 100000, "256"),
+    UINT("daemon", "max_jobs", max_jobs, 1, 64, "1"),
+    BOOL("daemon", "retry_interrupted", retry_interrupted, "false"),
+    UINT("daemon", "shutdown_grace_s", shutdown_grace_s, 0, 86400, "30"),
+    CHOICE("daemon", "shutdown", shutdown_finish, shutdown, "cancel"),
+
+    STR("notify", "url", notify_url, K_EMPTY_OK, ""),
+    PATH("notify", "secret_file", notify_secret_file, K_EMPTY_OK, ""),
+    BOOL("notify", "stages", notify_stages, "false"),
+    UINT("notify", "retries", notify_retries, 0, 100, "5"),
+    UINT("notify", "backoff_ms", notify_backoff_ms, 1, 3600000, "1000"),
+    UINT("notify", "timeout_ms", notify_timeout_ms, 1, 3600000, "10000"),
+
+    BOOL("nightly", "enabled", nightly_enabled, "false"),
+    {FIELD("nightly", "time", nightly_minute), .type = K_CLOCK, .def = "02:00"},
+    STR("nightly", "models", nightly_models, K_EMPTY_OK, ""),
+    STR("nightly", "archs", nightly_archs, 0, "x86_64"),
 };
 
 /* clang-format on */
@@ -255,6 +282,16 @@ static int parse_choice(const struct key *k, void *field, const char *v, char *w
     return -1;
 }
 
+static int parse_clock(const struct key *k, void *field, const char *v, char *why, size_t n)
+{
+    unsigned h, m;
+    char tail;
+    if (sscanf(v, "%2u:%2u%c", &h, &m, &tail) != 2 || h > 23 || m > 59 || strlen(v) != 5)
+        return msg(why, n, "expected a time of day HH:MM (00:00..23:59)");
+    store_uint(field, k->size, h * 60 + m);
+    return 0;
+}
+
 /* ---- paths ------------------------------------------------------------------ */
 
 /* Appends the components of p to out (length *len, room size), dropping
@@ -360,6 +397,7 @@ typedef int (*parse_fn)(const struct key *k, void *field, const char *v, char *w
 static const parse_fn parsers[] = {
     [K_BOOL] = parse_bool, [K_UINT] = parse_uint,   [K_DOUBLE] = parse_double, [K_STR] = parse_str,
     [K_PATH] = parse_path, [K_PATHS] = parse_paths, [K_CHOICE] = parse_choice,
+    [K_CLOCK] = parse_clock,
 };
 
 /* Sets k in c from its text form. A value wholly in double quotes loses

@@ -93,6 +93,33 @@ struct aut_config {
     unsigned regress_boots;      /* boots = 3: boots of each kernel for the boot-time median */
     double regress_boot_pct;     /* boot_pct = 5 */
     double regress_boot_floor_ms;/* boot_floor_ms = 250 */
+
+    /* [daemon] autond */
+    char listen[128];            /* listen = 127.0.0.1:8470 (host:port; "" = no TCP) */
+    char socket_path[PATH_MAX];  /* socket = var/run/autond.sock ("" = no Unix socket) */
+    char token_file[PATH_MAX];   /* token_file = var/autond.token (created, 0600, if missing) */
+    char db_path[PATH_MAX];      /* db = var/autond.db */
+    char log_file[PATH_MAX];     /* log = var/log/autond.log (without --foreground) */
+    unsigned max_body_kb;        /* max_body_kb = 64 */
+    unsigned max_conns;          /* max_conns = 256 */
+    unsigned max_jobs;           /* max_jobs = 1: jobs at once (never two on one workspace) */
+    bool retry_interrupted;      /* retry_interrupted = false */
+    unsigned shutdown_grace_s;   /* shutdown_grace_s = 30 */
+    bool shutdown_finish;        /* shutdown = cancel (false) | finish (true) */
+
+    /* [notify] the ManagerAgent's webhook */
+    char notify_url[512];        /* url = "" (none) */
+    char notify_secret_file[PATH_MAX]; /* secret_file = "" (unsigned) */
+    bool notify_stages;          /* stages = false: also an event per stage */
+    unsigned notify_retries;     /* retries = 5 */
+    unsigned notify_backoff_ms;  /* backoff_ms = 1000 (doubling, at most 60 s) */
+    unsigned notify_timeout_ms;  /* timeout_ms = 10000 */
+
+    /* [nightly] */
+    bool nightly_enabled;        /* enabled = false */
+    unsigned nightly_minute;     /* time = 02:00 (minutes after local midnight) */
+    char nightly_models[1024];   /* models = "" (comma list of paths or globs under the roots) */
+    char nightly_archs[128];     /* archs = x86_64 (comma list) */
 };
 
 /* The built-in defaults (those listed above), paths resolved against the

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #define CHUNK (1u << 20)
 
@@ -85,4 +86,15 @@ fail:
     free(chunk);
     close(fd);
     return rc;
+}
+
+int aut_hmac_sha256_hex(const void *key, size_t key_len, const void *buf, size_t n,
+                        char hex[AUT_SHA256_HEX_SIZE])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!HMAC(EVP_sha256(), key, (int)key_len, buf, n, md, &len) || len != 32)
+        return -EIO;
+    aut_sha256_hex(md, hex);
+    return 0;
 }

@@ -22,4 +22,9 @@ int aut_sha256_buf(const void *buf, size_t n, char hex[AUT_SHA256_HEX_SIZE]);
  * open/read, or -EIO if libcrypto fails. */
 int aut_sha256_file(const char *path, char hex[AUT_SHA256_HEX_SIZE]);
 
+/* HMAC-SHA256 of buf[0..n) with key, as hex (webhook signatures). Returns 0
+ * or -EIO. */
+int aut_hmac_sha256_hex(const void *key, size_t key_len, const void *buf, size_t n,
+                        char hex[AUT_SHA256_HEX_SIZE]);
+
 #endif

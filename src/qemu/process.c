@@ -26,7 +26,9 @@
  */
 #include "process.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -604,4 +606,64 @@ const char *aut_proc_describe(const struct aut_proc_result *r, uint32_t deadline
     else
         snprintf(buf, len, "%s (%s%s%s)", what, deadline, *deadline && *cancel ? ", " : "", cancel);
     return buf;
+}
+
+/* ---- orphans of a crashed supervisor ---------------------------------------- */
+
+/* Whether the NUL-separated buffer buf (len bytes) mentions any of paths. */
+static bool mentions(const char *buf, size_t len, const char *const *paths)
+{
+    for (size_t off = 0; off < len;) {
+        const char *arg = buf + off;
+        size_t n = strnlen(arg, len - off);
+        for (const char *const *p = paths; *p; p++)
+            if (**p && memmem(arg, n, *p, strlen(*p)))
+                return true;
+        off += n + 1;
+    }
+    return false;
+}
+
+static bool proc_references(pid_t pid, const char *const *paths)
+{
+    char path[64], buf[8192], cwd[PATH_MAX];
+    snprintf(path, sizeof path, "/proc/%d/cwd", (int)pid);
+    ssize_t n = readlink(path, cwd, sizeof cwd - 1);
+    if (n > 0) {
+        cwd[n] = '\0';
+        if (mentions(cwd, (size_t)n + 1, paths))
+            return true;
+    }
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, sizeof buf);
+    close(fd);
+    return n > 0 && mentions(buf, (size_t)n, paths);
+}
+
+int aut_proc_kill_referencing(const char *const *paths, unsigned *killed)
+{
+    *killed = 0;
+    DIR *dir = opendir("/proc");
+    if (!dir)
+        return -errno;
+    pid_t self = getpid();
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1 || pid == self || !proc_references((pid_t)pid, paths))
+            continue;
+        pid_t pgid = getpgid((pid_t)pid);
+        /* the children run in groups of their own: take the whole group (make's
+         * compilers, QEMU), unless that group is ours */
+        if (pgid > 1 && pgid != getpgrp() && kill(-pgid, SIGKILL) == 0)
+            (*killed)++;
+        else if (kill((pid_t)pid, SIGKILL) == 0)
+            (*killed)++;
+    }
+    closedir(dir);
+    return 0;
 }

@@ -114,4 +114,11 @@ int aut_proc_run(const struct aut_proc_opts *o, struct aut_proc_result *res);
 const char *aut_proc_describe(const struct aut_proc_result *r, uint32_t deadline_ms, char *buf,
                               size_t len);
 
+/* After a crash of the program that supervised them: SIGKILLs every process
+ * (with its process group) whose working directory or command line mentions
+ * one of paths (NULL-terminated; e.g. a job's worktree and report directory),
+ * so a restarted daemon leaves no QEMU or make of a dead job behind.
+ * *killed: how many were signalled. Returns 0 or -errno (no /proc). */
+int aut_proc_kill_referencing(const char *const *paths, unsigned *killed);
+
 #endif

@@ -7,6 +7,8 @@ arguments are unchanged), measures in ONE run on this machine:
   - parse + validate time of the medium file (slm-run --check)
   - the kernel (kernel_bench.py): boot to Shell> with the medium model, and
     in-kernel generation next to the host engine on the same file
+  - autond (daemon_bench.py): wrk on GET /v1/health and /v1/integrations,
+    idle and during an integration, and the daemon's memory
 and prints a table. Efficiency = weight bytes x tg tok/s / bandwidth.
 Reference (issue 2): llama.cpp, 1 thread, on this machine kind: ~297 tok/s
 for the 134M medium in Q4_0 (Q6_K output), 209 in Q8_0, ~2190 for the 20M.
@@ -82,6 +84,8 @@ def main():
     import kernel_bench
     tiny = [p for label, q, p, ref in paths if label == "tiny_10M" and q == "Q8_0"][0]
     kernel_bench.main([("tiny_10M Q8_0", tiny), ("medium_150M Q4_0", medium)])
+    import daemon_bench
+    daemon_bench.main()
     return 0
 
 
