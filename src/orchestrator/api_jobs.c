@@ -37,6 +37,17 @@ static bool under(const char *path, const char *root)
     return !strncmp(path, root, n) && (path[n] == '/' || path[n] == '\0' || !strcmp(root, "/"));
 }
 
+/* Whether real lies under the real path of one of the roots. */
+static bool under_a_root(const char *real, const char (*roots)[PATH_MAX], unsigned n_roots)
+{
+    for (unsigned i = 0; i < n_roots; i++) {
+        char real_root[PATH_MAX];
+        if (realpath(roots[i], real_root) && under(real, real_root))
+            return true;
+    }
+    return false;
+}
+
 int aut_api_confine(const char *given, const char (*roots)[PATH_MAX], unsigned n_roots,
                     bool try_gguf, char *out, size_t len, const char **code, char *why,
                     size_t whylen)
@@ -48,10 +59,8 @@ int aut_api_confine(const char *given, const char (*roots)[PATH_MAX], unsigned n
     }
     bool found = false;
     for (unsigned i = 0; i < n_roots; i++) {
-        char real_root[PATH_MAX], cand[PATH_MAX * 2], real[PATH_MAX];
-        if (!realpath(roots[i], real_root))
-            continue;
         for (int g = 0; g < (try_gguf ? 2 : 1); g++) {
+            char cand[PATH_MAX * 2], real[PATH_MAX];
             if (given[0] == '/')
                 snprintf(cand, sizeof cand, "%s%s", given, g ? ".gguf" : "");
             else
@@ -60,7 +69,7 @@ int aut_api_confine(const char *given, const char (*roots)[PATH_MAX], unsigned n
             if (!realpath(cand, real) || stat(real, &st) || !S_ISREG(st.st_mode))
                 continue;
             found = true;
-            if (under(real, real_root) && strlen(real) < len) {
+            if (under_a_root(real, roots, n_roots) && strlen(real) < len) {
                 snprintf(out, len, "%s", real);
                 return 0;
             }

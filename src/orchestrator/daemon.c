@@ -233,9 +233,14 @@ static void http_closed(void *ud)
 /* The last step of a shutdown: every handle closed, so uv_run returns. */
 static void close_all(struct aut_daemon *d)
 {
-    if (d->n_running)
+    if (d->n_running) {
+        /* their threads still use the store and the wake handle: leave at once,
+         * the store is crash-safe and the next start recovers the jobs */
         aut_dlog("exiting with %u job(s) still running: the next start finds them interrupted",
-                 d->n_running);
+                 (unsigned)d->n_running);
+        fflush(stderr);
+        _exit(d->exit_code);
+    }
     if (d->http) {
         aut_http_close(d->http, http_closed, d);
         d->http = NULL;

@@ -132,6 +132,27 @@ static void defaults_are_the_documented_values(void **state)
     assert_true(c->min_output_chars == 10);
     assert_int_equal(c->regress_boots, 3);
     assert_true(c->regress_boot_pct == 5 && c->regress_boot_floor_ms == 250);
+    assert_string_equal(c->listen, "127.0.0.1:8470");
+    assert_string_equal(c->socket_path, abs_of(f, "var/run/autond.sock"));
+    assert_string_equal(c->token_file, abs_of(f, "var/autond.token"));
+    assert_string_equal(c->db_path, abs_of(f, "var/autond.db"));
+    assert_string_equal(c->log_file, abs_of(f, "var/log/autond.log"));
+    assert_int_equal(c->max_body_kb, 64);
+    assert_int_equal(c->max_conns, 256);
+    assert_int_equal(c->max_jobs, 1);
+    assert_false(c->retry_interrupted);
+    assert_int_equal(c->shutdown_grace_s, 30);
+    assert_false(c->shutdown_finish);
+    assert_string_equal(c->notify_url, "");
+    assert_string_equal(c->notify_secret_file, "");
+    assert_false(c->notify_stages);
+    assert_int_equal(c->notify_retries, 5);
+    assert_int_equal(c->notify_backoff_ms, 1000);
+    assert_int_equal(c->notify_timeout_ms, 10000);
+    assert_false(c->nightly_enabled);
+    assert_int_equal(c->nightly_minute, 120);
+    assert_string_equal(c->nightly_models, "");
+    assert_string_equal(c->nightly_archs, "x86_64");
     assert_string_equal(aut_rollback_name(AUT_ROLLBACK_PREVIOUS), "previous");
     assert_string_equal(aut_rollback_name(c->rollback), "rule-engine");
     assert_string_equal(aut_accel_pref_name(AUT_ACCEL_TCG), "tcg");
@@ -220,6 +241,18 @@ static void strings_choices_and_quotes(void **state)
                       "[pipeline] rollback: expected rule-engine or previous, got 'never'");
     assert_load_error(f, "[pipeline]\nfallback = on\n", 2,
                       "[pipeline] fallback: expected auto or off, got 'on'");
+    assert_int_equal(load_text(f, "[nightly]\ntime = 23:59\n[daemon]\nshutdown = finish\n"), 0);
+    assert_int_equal(f->c.nightly_minute, 23 * 60 + 59);
+    assert_true(f->c.shutdown_finish);
+    const char *bad_times[] = {"24:00", "2:00", "02:60", "0200", "02:00x", "ab:cd", ""};
+    for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
+        char t[64], r[160];
+        snprintf(t, sizeof t, "[nightly]\ntime = %s\n", bad_times[i]);
+        snprintf(r, sizeof r,
+                 "[nightly] time: expected a time of day HH:MM (00:00..23:59), got '%s'",
+                 bad_times[i]);
+        assert_load_error(f, t, 2, r);
+    }
     assert_load_error(f, "[qemu]\naccel = hvf\n", 2,
                       "[qemu] accel: expected auto, kvm or tcg, got 'hvf'");
     assert_load_error(f, "[workspace]\nauthor_email = \"\"\n", 2,
