@@ -12,6 +12,8 @@
 /* Where the integration spec stages the model in a kernel tree. */
 #define AUT_WS_MODEL "kernel/slm/models/auton-slm.gguf"
 #define AUT_WS_MANIFEST "kernel/slm/models/model_manifest.json"
+/* The fetch stage's copy of the manifest used, in the report directory. */
+#define AUT_FETCH_MANIFEST_COPY "model_manifest.json"
 
 /* The stage named name (any of the table, closing stages included), or NULL. */
 const struct aut_stage *aut_stage_find(const char *name);
@@ -24,6 +26,41 @@ const char *const *aut_stage_names(size_t *n);
  * then a smaller model (fewer parameters, same architecture, largest first),
  * never one already tried in this job. Returns 0 with its path, -1 if none. */
 int aut_fallback_next(struct aut_job *job, char *path, size_t len);
+
+/* ---- the fetch stage's model sources ----
+ * A file (stage_fetch.c), an http(s) URL or a bundle (fetch_source.c). Each
+ * sets job->model_path (for a URL or a bundle only a record: the URL, or
+ * "<bundle>!<entry>"), model.name, manifest_path and manifest (when there is
+ * one), and puts the model into the store (stored_path, model.sha256,
+ * model.bytes). Each returns 0, or -1 after aut_job_fail: model for what the
+ * source or its server refused, infrastructure for what may pass on a retry
+ * (no connection, a timeout, the store). */
+
+/* job->model_arg is an http(s) URL of a .gguf: its manifest (job->manifest_arg,
+ * else <url dir>/manifests/<stem>.json) is required, downloaded into the
+ * report directory, and its sha256 names the store entry; the model is
+ * downloaded (unless the store holds it) into <store>/partial/<sha256>.part,
+ * resumed by later attempts and jobs, and stored only when its hash matches. */
+int aut_fetch_url(struct aut_job *job);
+/* path is a bundle (.tar, .tar.gz, .tgz, .tar.zst; a local file or an http(s)
+ * URL, downloaded into the report directory first): extracted, untrusted,
+ * into <report_dir>/bundle/, then its .gguf and manifest (job->manifest_arg
+ * wins) go on as a file's would; the extracted .gguf is removed once stored. */
+int aut_fetch_bundle(struct aut_job *job, const char *path);
+/* Downloads the manifest at url (at most 1 MiB) into the report directory,
+ * sets job->manifest_path to the copy and parses it into job->manifest. */
+int aut_fetch_manifest_url(struct aut_job *job, const char *url);
+
+/* The steps the sources share (stage_fetch.c): */
+/* The file name of path without its directory and ".gguf". */
+void aut_fetch_model_stem(const char *path, char *out, size_t len);
+/* Parses job->manifest_path into job->manifest (a JSON object). */
+int aut_fetch_manifest_load(struct aut_job *job);
+/* job->manifest_arg (a path or a URL) as the manifest: path and parsed. */
+int aut_fetch_manifest_arg(struct aut_job *job);
+/* file (the model as found) into the store, refused over max_model_mb; a
+ * standalone job only hashes it and uses it in place. */
+int aut_fetch_store(struct aut_job *job, const char *file);
 
 /* Picks the accelerator once per job (stage_boot.c): the config's accel, with
  * KVM probed by booting kernel. Fills job->accel, accel_why, time_mult and

@@ -1,7 +1,8 @@
 /*
  * report.c - the integration report: its skeleton, the final fields, the
  * JSON file and the JUnit XML twin (one testsuite "integration", a testcase
- * per stage and per validation check), and retention of report directories.
+ * per stage and per validation check), the job's artifacts archive, and
+ * retention of report directories.
  */
 #include "report.h"
 
@@ -15,7 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "fsutil.h"
+#include "pipeline.h"
+
+#define ARTIFACTS_NAME "artifacts.tar.zst"
 
 void aut_report_time(cJSON *obj, const char *key, double t)
 {
@@ -146,7 +151,9 @@ static void fill_reproducer(struct aut_job *job)
         n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --config %s", job->cfg->path);
     n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --prompts %s --%s%s %s", job->prompts,
                   job->bridge ? "bridge" : "console", job->fallback ? "" : " --no-fallback",
-                  job->model_path[0] ? job->model_path : job->model_arg);
+                  /* a bundle's model_path ("<bundle>!<entry>") is a record, not an argument */
+                  job->model_path[0] && !strchr(job->model_path, '!') ? job->model_path
+                                                                      : job->model_arg);
     set_str(job->report, "reproducer", cmd);
 }
 
@@ -325,6 +332,20 @@ static void prune_reports(const char *root, unsigned keep)
     free(names);
 }
 
+/* reports/<job>/artifacts.tar.zst: what a CI system or a person keeps of the
+ * job in one file (the files that exist of these). */
+static void write_artifacts(struct aut_job *job)
+{
+    static const char *const names[] = {
+        AUT_REPORT_NAME, AUT_REPORT_JUNIT,        "build.log", "rollback-build.log",
+        "console.log",   AUT_FETCH_MANIFEST_COPY, NULL,
+    };
+    char path[PATH_MAX + 32], err[1024];
+    snprintf(path, sizeof path, "%s/%s", job->report_dir, ARTIFACTS_NAME);
+    if (aut_archive_write_tzst(path, job->report_dir, names, NULL, err, sizeof err))
+        fprintf(stderr, "autonctl: %s\n", err);
+}
+
 void aut_report_finish(struct aut_job *job)
 {
     aut_report_fill(job);
@@ -339,5 +360,6 @@ void aut_report_finish(struct aut_job *job)
     snprintf(path, sizeof path, "%s/%s", job->report_dir, AUT_REPORT_JUNIT);
     if (aut_report_write_junit(job->report, path, err, sizeof err))
         fprintf(stderr, "autonctl: %s\n", err);
+    write_artifacts(job);
     prune_reports(job->cfg->reports, job->cfg->keep_reports);
 }

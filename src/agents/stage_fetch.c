@@ -1,8 +1,10 @@
 /*
- * stage_fetch.c - fetch: find the model (a path, or a bare name under the
- * model roots), its manifest (given, or manifests/<name>.json beside it),
- * and copy it into the content-addressed model store. Also the search for
- * fallback models among the manifests beside it and under the model roots.
+ * stage_fetch.c - fetch: find the model and its manifest and copy the model
+ * into the content-addressed model store. A model comes from a file (a path,
+ * or a bare name under the model roots, its manifest given or
+ * manifests/<name>.json beside it), a URL or a bundle (fetch_source.c); all
+ * three end in the same tail here. Also the search for fallback models among
+ * the manifests beside it and under the model roots.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -10,8 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "archive.h"
 #include "fsutil.h"
+#include "httpc.h"
 #include "pipeline.h"
 #include "store.h"
 
@@ -41,8 +46,7 @@ static int resolve_model(struct aut_job *job, char *out, size_t len)
     return -1;
 }
 
-/* The name: the file name without ".gguf". */
-static void model_stem(const char *path, char *out, size_t len)
+void aut_fetch_model_stem(const char *path, char *out, size_t len)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -59,14 +63,16 @@ static void manifest_beside(const char *model, char *out, size_t len)
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
-    model_stem(model, stem, sizeof stem);
+    aut_fetch_model_stem(model, stem, sizeof stem);
     snprintf(out, len, "%s/manifests/%s.json", slash ? dir : ".", stem);
 }
 
-static int load_manifest(struct aut_job *job)
+int aut_fetch_manifest_load(struct aut_job *job)
 {
     char *text = NULL, err[512];
     size_t len;
+    cJSON_Delete(job->manifest);
+    job->manifest = NULL;
     if (aut_read_file(job->manifest_path, 1 << 20, &text, &len, err, sizeof err))
         return aut_job_fail(job, AUT_FAIL_MODEL, "manifest %s", err);
     job->manifest = cJSON_ParseWithLength(text, len);
@@ -77,7 +83,42 @@ static int load_manifest(struct aut_job *job)
     return 0;
 }
 
-static int fetch_run(struct aut_job *job)
+int aut_fetch_manifest_arg(struct aut_job *job)
+{
+    if (aut_httpc_is_url(job->manifest_arg))
+        return aut_fetch_manifest_url(job, job->manifest_arg);
+    if (!realpath(job->manifest_arg, job->manifest_path))
+        return aut_job_fail(job, AUT_FAIL_MODEL, "manifest %s: %s", job->manifest_arg,
+                            strerror(errno));
+    return aut_fetch_manifest_load(job);
+}
+
+int aut_fetch_store(struct aut_job *job, const char *file)
+{
+    char err[512];
+    struct stat st;
+    /* refused before the copy: a model over the limit never enters the store */
+    if (stat(file, &st) == 0 && (uint64_t)st.st_size > job->cfg->max_model_mb * 1024 * 1024)
+        return aut_job_fail(job, AUT_FAIL_MODEL, "model %s: %lld bytes, over max_model_mb %llu",
+                            job->model_path, (long long)st.st_size,
+                            (unsigned long long)job->cfg->max_model_mb);
+    if (job->standalone) {
+        snprintf(job->stored_path, sizeof job->stored_path, "%s", file);
+        if (aut_file_sha256(file, job->model.sha256, &job->model.bytes, err, sizeof err))
+            return aut_job_fail(job, AUT_FAIL_MODEL, "%s", err);
+        return 0;
+    }
+    int rc = aut_store_put(job->cfg->model_store, file, job->model.sha256, &job->model.bytes,
+                           job->stored_path, err, sizeof err);
+    if (rc)
+        return aut_job_fail(
+            job, rc == -ENOENT || rc == -EISDIR ? AUT_FAIL_MODEL : AUT_FAIL_INFRASTRUCTURE,
+            "model store: %s", err);
+    return 0;
+}
+
+/* A model file: a path or a bare name, its manifest given or beside it. */
+static int fetch_file(struct aut_job *job)
 {
     if (resolve_model(job, job->model_path, sizeof job->model_path))
         return aut_job_fail(job, AUT_FAIL_MODEL,
@@ -85,40 +126,37 @@ static int fetch_run(struct aut_job *job)
                             "model root%s)",
                             job->model_arg, job->cfg->n_model_roots,
                             job->cfg->n_model_roots == 1 ? "" : "s");
-    model_stem(job->model_path, job->model.name, sizeof job->model.name);
+    aut_fetch_model_stem(job->model_path, job->model.name, sizeof job->model.name);
     if (job->manifest_arg[0]) {
-        if (!realpath(job->manifest_arg, job->manifest_path))
-            return aut_job_fail(job, AUT_FAIL_MODEL, "manifest %s: %s", job->manifest_arg,
-                                strerror(errno));
+        if (aut_fetch_manifest_arg(job))
+            return -1;
     } else {
         manifest_beside(job->model_path, job->manifest_path, sizeof job->manifest_path);
         if (!is_file(job->manifest_path))
             job->manifest_path[0] = '\0';
+        if (job->manifest_path[0] && aut_fetch_manifest_load(job))
+            return -1;
     }
-    if (job->manifest_path[0] && load_manifest(job))
-        return -1;
-    struct stat st;
-    if (stat(job->model_path, &st) == 0 &&
-        (uint64_t)st.st_size > job->cfg->max_model_mb * 1024 * 1024)
-        return aut_job_fail(job, AUT_FAIL_MODEL, "model %s: %lld bytes, over max_model_mb %llu",
-                            job->model_path, (long long)st.st_size,
-                            (unsigned long long)job->cfg->max_model_mb);
-    if (job->standalone) {
-        snprintf(job->stored_path, sizeof job->stored_path, "%s", job->model_path);
-        char err[512];
-        if (aut_file_sha256(job->model_path, job->model.sha256, &job->model.bytes, err,
-                            sizeof err))
-            return aut_job_fail(job, AUT_FAIL_MODEL, "%s", err);
-    } else {
-        char err[512];
-        int rc = aut_store_put(job->cfg->model_store, job->model_path, job->model.sha256,
-                               &job->model.bytes, job->stored_path, err, sizeof err);
-        if (rc)
-            return aut_job_fail(job, rc == -ENOENT || rc == -EISDIR ? AUT_FAIL_MODEL
-                                                                      : AUT_FAIL_INFRASTRUCTURE,
-                                "model store: %s", err);
+    return aut_fetch_store(job, job->model_path);
+}
+
+/* The manifest used goes into the report directory too, for the job's
+ * artifacts (report.c): the source it came from may be gone by then. */
+static void keep_manifest(struct aut_job *job)
+{
+    char dst[PATH_MAX + 64], err[512];
+    snprintf(dst, sizeof dst, "%s/%s", job->report_dir, AUT_FETCH_MANIFEST_COPY);
+    if (!job->manifest_path[0]) {
+        unlink(dst); /* an earlier attempt's, for another model */
+        return;
     }
-    aut_job_log(job, "model %s (%llu bytes, sha256 %s)%s%s", job->model_path,
+    if (aut_copy_file(job->manifest_path, dst, err, sizeof err))
+        aut_job_log(job, "the manifest is not kept with the report: %s", err);
+}
+
+static void record(struct aut_job *job, const char *source)
+{
+    aut_job_log(job, "model %s (%s, %llu bytes, sha256 %s)%s%s", job->model_path, source,
                 (unsigned long long)job->model.bytes, job->model.sha256,
                 job->manifest_path[0] ? ", manifest " : ", no manifest", job->manifest_path);
     cJSON *m = aut_job_section(job, "model");
@@ -131,6 +169,47 @@ static int fetch_run(struct aut_job *job)
         cJSON_AddStringToObject(m, "manifest", job->manifest_path);
     else
         cJSON_AddNullToObject(m, "manifest");
+    cJSON_AddStringToObject(m, "source", source);
+    if (aut_httpc_is_url(job->model_arg))
+        cJSON_AddStringToObject(m, "url", job->model_arg);
+}
+
+/* Whether the model argument names a bundle, and which file or URL. */
+static bool bundle_arg(struct aut_job *job, char *path, size_t len)
+{
+    if (aut_httpc_is_url(job->model_arg)) {
+        char url[PATH_MAX];
+        snprintf(url, sizeof url, "%s", job->model_arg);
+        url[strcspn(url, "?#")] = '\0'; /* the name is in the path, not the query */
+        snprintf(path, len, "%s", job->model_arg);
+        return aut_archive_is_bundle(url);
+    }
+    return aut_archive_is_bundle(job->model_arg) && resolve_model(job, path, len) == 0;
+}
+
+static int fetch_run(struct aut_job *job)
+{
+    char bundle[PATH_MAX];
+    const char *source = "file";
+    int rc;
+    if (bundle_arg(job, bundle, sizeof bundle)) {
+        source = "bundle";
+        rc = aut_fetch_bundle(job, bundle);
+    } else if (aut_httpc_is_url(job->model_arg)) {
+        source = "url";
+        rc = aut_fetch_url(job);
+    } else {
+        rc = fetch_file(job);
+    }
+    if (rc)
+        return -1;
+    /* a URL model may have been in the store already, under a lower limit */
+    if (job->model.bytes > job->cfg->max_model_mb * 1024 * 1024)
+        return aut_job_fail(job, AUT_FAIL_MODEL, "model %s: %llu bytes, over max_model_mb %llu",
+                            job->model_path, (unsigned long long)job->model.bytes,
+                            (unsigned long long)job->cfg->max_model_mb);
+    keep_manifest(job);
+    record(job, source);
     return 0;
 }
 
@@ -190,7 +269,10 @@ static void consider(const struct aut_job *job, const char *mdir, const char *fi
     free(text);
     char gguf[PATH_MAX + 256], real[PATH_MAX];
     snprintf(gguf, sizeof gguf, "%s/%s.gguf", mdir, mstr(m, "name"));
+    /* the same bytes under another path (a URL's or a bundle's model is often
+     * under the model roots too) would fail the same way */
     if (!cJSON_IsObject(m) || cJSON_GetObjectItemCaseSensitive(m, "corrupt") ||
+        (job->model.sha256[0] && !strcmp(mstr(m, "sha256"), job->model.sha256)) ||
         !is_file(gguf) || !realpath(gguf, real) || tried(job, real)) {
         cJSON_Delete(m);
         return;

@@ -97,6 +97,7 @@ struct dl {
     bool started;          /* the answer's status was judged (first body byte) */
     bool stopped, over, bad_status, bad_range;
     bool remove; /* the failure leaves nothing worth resuming */
+    bool created; /* dest did not exist before this call */
     int werr;    /* -errno of a failed write or truncate */
 };
 
@@ -228,9 +229,9 @@ static int dl_result(struct dl *s, CURLcode res, const char *ebuf, char *err, si
         return say(err, errlen, -1, "GET %s: write %s: %s", url, s->d->dest, strerror(-s->werr));
     s->remove = true;
     if (s->bad_status || (code && (code < 200 || code >= 300)))
-        return say(err, errlen, -1, "GET %s: HTTP %ld", url, code);
+        return say(err, errlen, -EPROTO, "GET %s: HTTP %ld", url, code);
     if (s->over || res == CURLE_FILESIZE_EXCEEDED)
-        return say(err, errlen, -1, "GET %s: over the limit of %" PRIu64 " bytes", url,
+        return say(err, errlen, -EFBIG, "GET %s: over the limit of %" PRIu64 " bytes", url,
                    s->d->max_bytes);
     if (s->bad_range && s->range_start < 0)
         return say(err, errlen, -1, "GET %s: HTTP 206 without a Content-Range", url);
@@ -253,6 +254,7 @@ static int dl_result(struct dl *s, CURLcode res, const char *ebuf, char *err, si
 static int dl_open(struct dl *s, char *err, size_t errlen)
 {
     struct stat st;
+    s->created = access(s->d->dest, F_OK) != 0;
     s->fd = open(s->d->dest, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (s->fd < 0)
         return say(err, errlen, -1, "GET %s: open %s: %s", s->d->url, s->d->dest, strerror(errno));
@@ -280,7 +282,7 @@ int aut_httpc_download(const struct aut_httpc_download *d, uint64_t *bytes, char
         return -1;
     if (d->max_bytes && s.have > d->max_bytes) {
         s.remove = true;
-        rc = say(err, errlen, -1, "GET %s: over the limit of %" PRIu64 " bytes", d->url,
+        rc = say(err, errlen, -EFBIG, "GET %s: over the limit of %" PRIu64 " bytes", d->url,
                  d->max_bytes);
         goto fail;
     }
@@ -297,7 +299,9 @@ fail:
     curl_easy_cleanup(s.easy);
     if (close(s.fd) < 0 && !rc)
         rc = say(err, errlen, -1, "GET %s: close %s: %s", d->url, d->dest, strerror(errno));
-    if (rc && s.remove)
+    /* a failure removes what is not worth resuming, and never leaves an
+     * empty file this call created (no connection, say) */
+    if (rc && (s.remove || (s.created && stat(d->dest, &st) == 0 && st.st_size == 0)))
         unlink(d->dest);
     return rc;
 }

@@ -28,7 +28,8 @@ bool aut_httpc_is_url(const char *s);
 struct aut_httpc_download {
     const char *url;
     const char *dest;        /* the partial file: resumed (HTTP Range) when it exists */
-    uint64_t max_bytes;      /* refuse (and stop) beyond this; the server's Content-Length too */
+    uint64_t max_bytes;      /* refuse (and stop) beyond this; the server's Content-Length too;
+                                0: no limit */
     unsigned timeout_s;      /* whole transfer; 0: none */
     unsigned connect_timeout_s; /* 0: 10 */
     /* Polled about once a second and on every chunk; true stops the transfer
@@ -41,7 +42,10 @@ struct aut_httpc_download {
  * (dest truncated); a 416 means dest is already whole. Follows up to 5
  * redirects. On success *bytes is dest's size. On failure dest is kept (so a
  * later call resumes) unless the failure was the size limit or an HTTP error
- * status, which remove it. Returns 0, or -1 with err; -ECANCELED when stopped. */
+ * status, which remove it. Returns 0, or negative with err: -EPROTO for an
+ * HTTP error status and -EFBIG for the size limit (the server answered: the
+ * URL or the file is at fault), -ECANCELED when stopped, -1 for the rest (no
+ * connection, a timeout, a reset: worth a retry). */
 int aut_httpc_download(const struct aut_httpc_download *d, uint64_t *bytes, char *err,
                        size_t errlen);
 

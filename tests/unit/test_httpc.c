@@ -407,7 +407,7 @@ static void http_404_names_the_status_and_removes_dest(void **state)
     uint64_t bytes = 7;
     start_plain_server(f);
     write_text(f->dest, "stale partial");
-    assert_int_equal(download(f, "/none.bin", 0, &bytes), -1);
+    assert_int_equal(download(f, "/none.bin", 0, &bytes), -EPROTO);
     snprintf(want, sizeof want, "GET http://127.0.0.1:%d/none.bin: HTTP 404", f->port);
     assert_string_equal(f->err, want);
     assert_false(exists(f->dest));
@@ -420,18 +420,18 @@ static void over_max_bytes_stops_and_removes_dest(void **state)
     char want[1024];
     start_range_server(f);
     /* told by the Content-Length */
-    assert_int_equal(download(f, "/m.bin", 1 << 20, NULL), -1);
+    assert_int_equal(download(f, "/m.bin", 1 << 20, NULL), -EFBIG);
     snprintf(want, sizeof want, "GET http://127.0.0.1:%d/m.bin: over the limit of 1048576 bytes",
              f->port);
     assert_string_equal(f->err, want);
     assert_false(exists(f->dest));
     /* no Content-Length: counted as it comes */
-    assert_int_equal(download(f, "/nolen/m.bin", 1 << 20, NULL), -1);
+    assert_int_equal(download(f, "/nolen/m.bin", 1 << 20, NULL), -EFBIG);
     assert_non_null(strstr(f->err, ": over the limit of 1048576 bytes"));
     assert_false(exists(f->dest));
     /* a 206 whose rest fits, but not with what dest already holds */
     assert_int_equal(aut_write_file(f->dest, f->data, 1 << 20, NULL, 0), 0);
-    assert_int_equal(download(f, "/nolen/m.bin", 2 << 20, NULL), -1);
+    assert_int_equal(download(f, "/nolen/m.bin", 2 << 20, NULL), -EFBIG);
     assert_non_null(strstr(f->err, ": over the limit of 2097152 bytes"));
     assert_false(exists(f->dest));
     /* exactly at the limit is fine */
@@ -479,6 +479,7 @@ static void connection_refused_is_an_error(void **state)
     assert_int_equal(download(f, "/m.bin", 0, NULL), -1);
     snprintf(want, sizeof want, "GET %s: Couldn't connect to server", f->url);
     assert_memory_equal(f->err, want, strlen(want));
+    assert_false(exists(f->dest)); /* no empty file left behind */
 
     struct aut_httpc_download d = {.url = "ftp://127.0.0.1/x", .dest = f->dest};
     assert_int_equal(aut_httpc_download(&d, NULL, f->err, sizeof f->err), -1);
