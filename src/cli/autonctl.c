@@ -1,6 +1,7 @@
 /*
- * autonctl.c - the CLI's entry: global options (--config, -o section.key=value),
- * then one subcommand from the table below (one file each, cmd_<name>.c).
+ * autonctl.c - the CLI's entry: global options (--config, -o section.key=value,
+ * --local / --daemon), then one subcommand from the table below (one file
+ * each, cmd_<name>.c).
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +22,12 @@ static const struct command commands[] = {
     {"report", cmd_report, "show a job's integration report"},
     {"rollback", cmd_rollback, "put the workspace's main on the rule engine"},
     {"workspace", cmd_workspace, "the kernel workspace: status, restore"},
+    {"list", cmd_list, "autond's jobs, newest first"},
+    {"show", cmd_show, "one of autond's jobs: its stages and webhook deliveries"},
+    {"logs", cmd_logs, "a job's build or console log (-f follows it)"},
+    {"cancel", cmd_cancel, "cancel a queued or running job of autond"},
+    {"nightly", cmd_nightly, "nightly runs and each model's trend; run-now starts one"},
+    {"models", cmd_models, "the models under autond's model roots"},
 };
 
 int aut_cli_error(int code, const char *fmt, ...)
@@ -36,11 +43,17 @@ int aut_cli_error(int code, const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: autonctl [--config FILE] [-o SECTION.KEY=VALUE]... COMMAND [ARGS]\n\n");
+    fprintf(f, "usage: autonctl [--config FILE] [-o SECTION.KEY=VALUE]... [--local | --daemon] "
+               "COMMAND [ARGS]\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'autonctl COMMAND --help' tells more. The configuration is --config, else "
-               "$AUTON_CONFIG, else etc/auton.conf.\n");
+    fprintf(f, "\nintegrate and rollback go through autond when it answers on [daemon] socket,\n"
+               "else they run in this process; --local always runs them here, --daemon never\n"
+               "does. list, show, logs, cancel, nightly and models need autond.\n"
+               "\n'autonctl COMMAND --help' tells more. The configuration is --config, else "
+               "$AUTON_CONFIG, else etc/auton.conf.\n"
+               "Exit status: 0 done, 1 rejected/rolled back/not found, 2 usage or a request "
+               "autond refused, 3 infrastructure.\n");
 }
 
 int main(int argc, char **argv)
@@ -57,6 +70,10 @@ int main(int argc, char **argv)
             cli.config_path = argv[++i];
         } else if (!strcmp(argv[i], "-o") && i + 1 < argc && n_over < 64) {
             overrides[n_over++] = argv[++i];
+        } else if (!strcmp(argv[i], "--local")) {
+            cli.mode = AUT_CLI_LOCAL;
+        } else if (!strcmp(argv[i], "--daemon")) {
+            cli.mode = AUT_CLI_DAEMON;
         } else {
             usage(stderr);
             return aut_cli_error(AUT_EXIT_USAGE, "unknown option %s", argv[i]);

@@ -1,9 +1,10 @@
 /*
- * cmd_integrate.c - autonctl integrate: one job through the pipeline, in this
- * process, with the stages shown as they run (a live line on a terminal,
- * plain lines otherwise) and a summary table at the end. SIGINT/SIGTERM
- * cancel the job cleanly (its QEMU and make are killed, its worktree
- * removed, main left as it was).
+ * cmd_integrate.c - autonctl integrate: one job through the pipeline, either
+ * handed to autond (when it answers, or with --daemon) and followed through
+ * its event stream, or run in this process (--local, or no autond). Both
+ * show the stages as they run with one display (display.c) and end with
+ * the same summary and exit status. SIGINT/SIGTERM cancel the job cleanly
+ * (its QEMU and make are killed, its worktree removed, main left as it was).
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -11,9 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
+#include "httpc.h"
 #include "job.h"
 #include "report.h"
 
@@ -24,101 +28,137 @@ static const char usage_text[] =
     "fetch, verify, stage, patch, build, check-build, boot, infer, validate, regress,\n"
     "report, then commit - or rollback - and notify.\n"
     "\n"
-    "  --local               run the job in this process (the only mode until autond)\n"
-    "  --daemon              hand the job to a running autond\n"
+    "  --local               run the job in this process (the default when autond is not running)\n"
+    "  --daemon              hand the job to autond (the default when it answers on [daemon] "
+    "socket)\n"
     "  --arch ARCH           x86_64 (default; the only one so far)\n"
     "  --manifest FILE       the model's manifest (default: manifests/NAME.json beside it)\n"
     "  --prompts FILE        the prompt suite (default: [pipeline] prompts)\n"
     "  --bridge | --console  talk to the kernel over the bridge (COM2) or the console\n"
     "  --rollback POLICY     rule-engine or previous (default: [pipeline] rollback)\n"
     "  --no-fallback         do not try other quantizations or smaller models\n"
-    "  --id ID               the job id (default: time-based)\n"
+    "  --priority N          autond only: -100..100, higher runs first (default 0)\n"
+    "  --idempotency-key K   autond only: the same K and options give the same job, not a new one\n"
+    "  --id ID               in this process only: the job id (default: time-based)\n"
     "  --json                print the report (JSON) on stdout at the end\n"
     "  -q, --quiet           no progress, only the summary\n"
     "\n"
-    "Exit status: 0 integrated, 1 rejected or rolled back, 2 usage, 3 infrastructure.\n";
+    "Paths that exist relative to the current directory are sent to autond as absolute\n"
+    "paths; autond accepts models only under its model roots.\n"
+    "\n"
+    "Exit status: 0 integrated, 1 rejected, rolled back or canceled, 2 usage (or a request\n"
+    "autond refused), 3 infrastructure.\n";
 
-struct progress {
-    bool tty, quiet;
-    const char *stage;
-    double stage_start;
+struct args {
+    struct aut_job_opts o;
+    bool json, quiet;
+    bool have_priority;
+    long priority;
+    const char *idem_key;
 };
 
-static void on_event(void *ud, const char *type, const cJSON *data)
+static int exit_code(enum aut_fail_class c)
 {
-    struct progress *p = ud;
-    if (p->quiet)
-        return;
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(data, "status");
-    const char *status = cJSON_IsString(st) ? st->valuestring : "";
-    if (!strcmp(type, "stage")) {
-        const char *name = cJSON_GetObjectItemCaseSensitive(data, "stage")->valuestring;
-        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(data, "ms");
-        const cJSON *err = cJSON_GetObjectItemCaseSensitive(data, "error");
-        if (!strcmp(status, "running")) {
-            if (p->tty)
-                fprintf(stderr, "\r\033[K  %-12s running...", name);
-            else
-                fprintf(stderr, "stage %s: running\n", name);
-        } else {
-            fprintf(stderr, "%s%s %-12s %s (%.1f s)%s%s\n", p->tty ? "\r\033[K" : "",
-                    p->tty ? " " : "stage", name, status, cJSON_IsNumber(ms) ? ms->valuedouble / 1000 : 0,
-                    cJSON_IsString(err) ? ": " : "", cJSON_IsString(err) ? err->valuestring : "");
-        }
-    } else if (!strcmp(type, "prompt")) {
-        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(data, "prompt");
-        const cJSON *out = cJSON_GetObjectItemCaseSensitive(data, "output");
-        fprintf(stderr, "%s    prompt '%.50s' -> '%.70s'\n", p->tty ? "\r\033[K" : "",
-                pr->valuestring, out->valuestring);
-    } else if (!strcmp(type, "attempt")) {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(data, "model");
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(data, "class");
-        fprintf(stderr, "%sattempt with %s failed (%s); trying again\n", p->tty ? "\r\033[K" : "",
-                m->valuestring, c->valuestring);
+    switch (c) {
+    case AUT_FAIL_NONE:
+        return AUT_EXIT_OK;
+    case AUT_FAIL_INFRASTRUCTURE:
+    case AUT_FAIL_INTERNAL:
+        return AUT_EXIT_INFRA;
+    default:
+        return AUT_EXIT_FAILED;
     }
 }
 
-static const char *jstr(const cJSON *o, const char *key)
+/* The options of one job, and those that choose where it runs. */
+static int parse_opt(struct aut_cli *cli, int c, struct args *a)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "-";
+    struct aut_job_opts *o = &a->o;
+    char *end;
+    switch (c) {
+    case 'L':
+        cli->mode = AUT_CLI_LOCAL;
+        break;
+    case 'D':
+        cli->mode = AUT_CLI_DAEMON;
+        break;
+    case 'a':
+        o->arch = optarg;
+        break;
+    case 'm':
+        o->manifest = optarg;
+        break;
+    case 'p':
+        o->prompts = optarg;
+        break;
+    case 'B':
+        o->bridge = 1;
+        break;
+    case 'C':
+        o->bridge = 0;
+        break;
+    case 'r':
+        if (strcmp(optarg, "rule-engine") && strcmp(optarg, "previous"))
+            return aut_cli_error(AUT_EXIT_USAGE, "--rollback %s: rule-engine or previous", optarg);
+        o->rollback = strcmp(optarg, "previous") ? AUT_ROLLBACK_RULE_ENGINE : AUT_ROLLBACK_PREVIOUS;
+        break;
+    case 'F':
+        o->fallback = 0;
+        break;
+    case 'P':
+        a->priority = strtol(optarg, &end, 10);
+        if (!optarg[0] || *end || a->priority < -100 || a->priority > 100)
+            return aut_cli_error(AUT_EXIT_USAGE, "--priority %s: an integer in -100..100", optarg);
+        a->have_priority = true;
+        break;
+    case 'K':
+        a->idem_key = optarg;
+        break;
+    case 'i':
+        o->id = optarg;
+        break;
+    case 'j':
+        a->json = true;
+        break;
+    case 'q':
+        a->quiet = true;
+        break;
+    case 'h':
+        fputs(usage_text, stdout);
+        return -1;
+    default:
+        fputs(usage_text, stderr);
+        return AUT_EXIT_USAGE;
+    }
+    return 0;
 }
 
-static double jnum(const cJSON *o, const char *key)
+static int parse_opts(struct aut_cli *cli, int argc, char **argv, struct args *a)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+    static const struct option longopts[] = {
+        {"local", no_argument, 0, 'L'},          {"daemon", no_argument, 0, 'D'},
+        {"arch", required_argument, 0, 'a'},     {"manifest", required_argument, 0, 'm'},
+        {"prompts", required_argument, 0, 'p'},  {"bridge", no_argument, 0, 'B'},
+        {"console", no_argument, 0, 'C'},        {"rollback", required_argument, 0, 'r'},
+        {"no-fallback", no_argument, 0, 'F'},    {"id", required_argument, 0, 'i'},
+        {"priority", required_argument, 0, 'P'}, {"idempotency-key", required_argument, 0, 'K'},
+        {"json", no_argument, 0, 'j'},           {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+    };
+    int c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1)
+        if ((rc = parse_opt(cli, c, a)))
+            return rc;
+    if (optind != argc - 1) {
+        fputs(usage_text, stderr);
+        return aut_cli_error(AUT_EXIT_USAGE, "integrate takes exactly one MODEL");
+    }
+    a->o.model = argv[optind];
+    return 0;
 }
 
-/* The summary table: stages, failed checks, the decision. */
-void aut_cli_print_summary(FILE *f, const cJSON *r)
-{
-    fprintf(f, "\n%-12s %-8s %9s\n", "STAGE", "STATUS", "TIME");
-    const cJSON *s, *c;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(r, "stages"))
-        fprintf(f, "%-12s %-8s %8.1fs\n", jstr(s, "name"), jstr(s, "status"),
-                jnum(s, "ms") / 1000.0);
-    int n = 0, pass = 0;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "checks"))
-    {
-        n++;
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "pass"))) {
-            pass++;
-            continue;
-        }
-        fprintf(f, "check %s failed: expected %s, measured %s\n", jstr(c, "name"),
-                jstr(c, "expected"), jstr(c, "measured"));
-    }
-    const cJSON *res = cJSON_GetObjectItemCaseSensitive(r, "result");
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(r, "model");
-    fprintf(f, "\njob %s: model %s, %d/%d checks passed, decision: %s\n", jstr(r, "job_id"),
-            jstr(model, "name"), pass, n, jstr(res, "decision"));
-    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "passed"))) {
-        fprintf(f, "failure: %s at %s: %s\n", jstr(res, "class"), jstr(res, "stage"),
-                jstr(res, "message"));
-        fprintf(f, "recommendation: %s\n", jstr(res, "recommendation"));
-    }
-}
+/* ---- in this process ---- */
 
 /* SIGINT/SIGTERM -> cancel, from a thread that waits for them (a signal
  * handler may not take the cancel token's mutex). */
@@ -136,85 +176,8 @@ static void *wait_signals(void *arg)
     return NULL;
 }
 
-static int exit_code(enum aut_fail_class c)
+static enum aut_fail_class run_with_signals(struct aut_job *job)
 {
-    switch (c) {
-    case AUT_FAIL_NONE: return AUT_EXIT_OK;
-    case AUT_FAIL_INFRASTRUCTURE:
-    case AUT_FAIL_INTERNAL: return AUT_EXIT_INFRA;
-    default: return AUT_EXIT_FAILED;
-    }
-}
-
-static int parse_opts(int argc, char **argv, struct aut_job_opts *o, bool *json, bool *quiet)
-{
-    static const struct option longopts[] = {
-        {"local", no_argument, 0, 'L'},     {"daemon", no_argument, 0, 'D'},
-        {"arch", required_argument, 0, 'a'}, {"manifest", required_argument, 0, 'm'},
-        {"prompts", required_argument, 0, 'p'}, {"bridge", no_argument, 0, 'B'},
-        {"console", no_argument, 0, 'C'},   {"rollback", required_argument, 0, 'r'},
-        {"no-fallback", no_argument, 0, 'F'}, {"id", required_argument, 0, 'i'},
-        {"json", no_argument, 0, 'j'},      {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},      {0, 0, 0, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'L': break;
-        case 'D':
-            return aut_cli_error(AUT_EXIT_INFRA, "--daemon: no autond to talk to (the daemon "
-                                 "is not part of this version); use --local");
-        case 'a': o->arch = optarg; break;
-        case 'm': o->manifest = optarg; break;
-        case 'p': o->prompts = optarg; break;
-        case 'B': o->bridge = 1; break;
-        case 'C': o->bridge = 0; break;
-        case 'r':
-            if (strcmp(optarg, "rule-engine") && strcmp(optarg, "previous"))
-                return aut_cli_error(AUT_EXIT_USAGE, "--rollback %s: rule-engine or previous",
-                                     optarg);
-            o->rollback = strcmp(optarg, "previous") ? AUT_ROLLBACK_RULE_ENGINE
-                                                     : AUT_ROLLBACK_PREVIOUS;
-            break;
-        case 'F': o->fallback = 0; break;
-        case 'i': o->id = optarg; break;
-        case 'j': *json = true; break;
-        case 'q': *quiet = true; break;
-        case 'h': fputs(usage_text, stdout); return -1;
-        default: fputs(usage_text, stderr); return AUT_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        fputs(usage_text, stderr);
-        return aut_cli_error(AUT_EXIT_USAGE, "integrate takes exactly one MODEL");
-    }
-    o->model = argv[optind];
-    return 0;
-}
-
-int cmd_integrate(struct aut_cli *cli, int argc, char **argv)
-{
-    struct aut_job_opts o = {.rollback = -1, .fallback = -1, .bridge = -1};
-    bool json = false, quiet = false;
-    int rc = parse_opts(argc, argv, &o, &json, &quiet);
-    if (rc)
-        return rc < 0 ? AUT_EXIT_OK : rc;
-    struct aut_job *job = calloc(1, sizeof *job);
-    char err[1024];
-    if (!job)
-        return aut_cli_error(AUT_EXIT_INFRA, "out of memory");
-    if (aut_job_init(job, &cli->cfg, &o, err, sizeof err)) {
-        free(job);
-        return aut_cli_error(AUT_EXIT_USAGE, "%s", err);
-    }
-    struct progress p = {.tty = isatty(2), .quiet = quiet};
-    job->on_event = on_event;
-    job->ud = &p;
-    if (!quiet)
-        fprintf(stderr, "job %s: integrating %s (%s, %s)\n", job->id, o.model, job->arch,
-                job->bridge ? "bridge" : "console");
-
     struct sigwaiter w = {.job = job};
     sigemptyset(&w.set);
     sigaddset(&w.set, SIGINT);
@@ -223,16 +186,34 @@ int cmd_integrate(struct aut_cli *cli, int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &w.set, NULL);
     pthread_t th;
     bool have_thread = pthread_create(&th, NULL, wait_signals, &w) == 0;
-
     enum aut_fail_class cls = aut_job_run(job);
-
     if (have_thread) {
         pthread_kill(th, SIGUSR2);
         pthread_join(th, NULL);
     }
+    return cls;
+}
+
+static int run_local(struct aut_cli *cli, const struct args *a)
+{
+    struct aut_job *job = calloc(1, sizeof *job);
+    char err[1024];
+    if (!job)
+        return aut_cli_error(AUT_EXIT_INFRA, "out of memory");
+    if (aut_job_init(job, &cli->cfg, &a->o, err, sizeof err)) {
+        free(job);
+        return aut_cli_error(AUT_EXIT_USAGE, "%s", err);
+    }
+    struct aut_cli_progress p = {.tty = isatty(2), .quiet = a->quiet};
+    job->on_event = aut_cli_show_event;
+    job->ud = &p;
+    if (!a->quiet)
+        fprintf(stderr, "job %s: integrating %s (%s, %s)\n", job->id, a->o.model, job->arch,
+                job->bridge ? "bridge" : "console");
+    enum aut_fail_class cls = run_with_signals(job);
     aut_cli_print_summary(stderr, job->report);
     fprintf(stderr, "report: %s/%s\n", job->report_dir, AUT_REPORT_NAME);
-    if (json) {
+    if (a->json) {
         char *text = cJSON_Print(job->report);
         if (text)
             puts(text);
@@ -241,4 +222,131 @@ int cmd_integrate(struct aut_cli *cli, int argc, char **argv)
     aut_job_release(job);
     free(job);
     return exit_code(cls);
+}
+
+/* ---- through autond ---- */
+
+/* A path given on the command line, as autond should see it: autond has its
+ * own current directory, so one that exists relative to ours is sent
+ * absolute; URLs, absolute paths and bare names under the roots go as they
+ * are. */
+static void add_path(cJSON *body, const char *key, const char *given)
+{
+    char abs[PATH_MAX];
+    struct stat st;
+    if (!given)
+        return;
+    if (given[0] != '/' && !aut_httpc_is_url(given) && stat(given, &st) == 0 &&
+        realpath(given, abs))
+        given = abs;
+    cJSON_AddStringToObject(body, key, given);
+}
+
+/* The request body (IntegrationRequest): only what was asked for, so that
+ * autond's configuration decides the rest, as the local one would here. */
+static char *request_body(const struct args *a)
+{
+    const struct aut_job_opts *o = &a->o;
+    cJSON *b = cJSON_CreateObject();
+    add_path(b, "model", o->model);
+    add_path(b, "manifest", o->manifest);
+    add_path(b, "prompts", o->prompts);
+    if (o->arch)
+        cJSON_AddStringToObject(b, "arch", o->arch);
+    if (o->rollback >= 0)
+        cJSON_AddStringToObject(b, "rollback", aut_rollback_name(o->rollback));
+    if (o->fallback == 0)
+        cJSON_AddStringToObject(b, "fallback", "off");
+    if (o->bridge >= 0)
+        cJSON_AddBoolToObject(b, "bridge", o->bridge);
+    if (a->have_priority)
+        cJSON_AddNumberToObject(b, "priority", (double)a->priority);
+    char *text = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    return text;
+}
+
+/* POST /v1/integrations; on success *job is the queued job (caller frees). */
+static int submit(struct aut_cli *cli, const struct args *a, cJSON **job)
+{
+    char *body = request_body(a), err[1024], key[320];
+    if (!body)
+        return aut_cli_error(AUT_EXIT_INFRA, "out of memory");
+    snprintf(key, sizeof key, "Idempotency-Key: %s", a->idem_key ? a->idem_key : "");
+    const char *hdrs[] = {a->idem_key ? key : NULL, NULL};
+    long status = 0;
+    cJSON *resp = NULL;
+    int rc = aut_client_call(cli, "POST", "/v1/integrations", body, hdrs, &status, &resp, err,
+                             sizeof err);
+    free(body);
+    if (rc)
+        return aut_cli_error(AUT_EXIT_INFRA, "%s", err);
+    if (status != 202 || !aut_cli_jstr(resp, "id", NULL)) {
+        rc = aut_client_fail(status, resp, "POST /v1/integrations");
+        cJSON_Delete(resp);
+        return rc;
+    }
+    *job = resp;
+    return 0;
+}
+
+/* The report of a job that ended, shown as a local run shows it. */
+static void show_report(struct aut_cli *cli, const cJSON *job, bool json)
+{
+    char path[256], err[1024];
+    const char *id = aut_cli_jstr(job, "id", "-");
+    long status = 0;
+    cJSON *rep = NULL;
+    snprintf(path, sizeof path, "/v1/integrations/%s/report", id);
+    if (aut_client_call(cli, "GET", path, NULL, NULL, &status, &rep, err, sizeof err) == 0 &&
+        status == 200 && cJSON_IsObject(rep)) {
+        aut_cli_print_summary(stderr, rep);
+        fprintf(stderr, "report: %s/%s\n", aut_cli_jstr(job, "report_dir", "-"), AUT_REPORT_NAME);
+        char *text = json ? cJSON_Print(rep) : NULL;
+        if (text)
+            puts(text);
+        free(text);
+    } else { /* a job that failed before it had a report (its options were refused) */
+        fprintf(stderr, "\njob %s %s without a report: %s\n", id, aut_cli_jstr(job, "state", "-"),
+                aut_cli_jstr(job, "message", "no message"));
+    }
+    cJSON_Delete(rep);
+}
+
+static int run_daemon(struct aut_cli *cli, const struct args *a)
+{
+    if (a->o.id)
+        return aut_cli_error(AUT_EXIT_USAGE, "--id: autond names its jobs; --local runs the job "
+                                             "in this process under your id");
+    aut_client_hold_signals(); /* a Ctrl-C from here on cancels the job */
+    cJSON *queued = NULL, *final = NULL;
+    int rc = submit(cli, a, &queued);
+    if (rc)
+        return rc;
+    const char *id = aut_cli_jstr(queued, "id", "-");
+    /* "queued", or further on when the Idempotency-Key gave back an earlier job */
+    fprintf(stderr, "job %s %s (%s, %s)\n", id, aut_cli_jstr(queued, "state", "queued"),
+            aut_cli_jstr(queued, "model", "-"), aut_cli_jstr(queued, "arch", "-"));
+    struct aut_cli_progress p = {.tty = isatty(2), .quiet = a->quiet, .announce = true};
+    rc = aut_client_watch(cli, id, &p, &final);
+    if (!rc) {
+        show_report(cli, final, a->json);
+        rc = aut_client_exit_code(aut_cli_jstr(final, "state", "unknown"),
+                                  aut_cli_jstr(final, "class", NULL));
+    }
+    cJSON_Delete(queued);
+    cJSON_Delete(final);
+    return rc;
+}
+
+int cmd_integrate(struct aut_cli *cli, int argc, char **argv)
+{
+    struct args a = {.o = {.rollback = -1, .fallback = -1, .bridge = -1}};
+    int rc = parse_opts(cli, argc, argv, &a);
+    if (rc)
+        return rc < 0 ? AUT_EXIT_OK : rc;
+    bool daemon = false;
+    if ((rc = aut_client_pick(cli, &daemon)))
+        return rc;
+    return daemon ? run_daemon(cli, &a) : run_local(cli, &a);
 }

@@ -16,9 +16,8 @@
 #include "store.h"
 #include "workspace.h"
 
-static const char usage_text[] =
-    "usage: autonctl workspace status [--arch ARCH]\n"
-    "       autonctl workspace restore [--arch ARCH]\n";
+static const char usage_text[] = "usage: autonctl workspace status [--arch ARCH]\n"
+                                 "       autonctl workspace restore [--arch ARCH]\n";
 
 static void print_log(void *ud, const char *oid, const char *summary, long long t)
 {
@@ -53,7 +52,8 @@ static int status(struct aut_job *job)
     struct aut_ws *ws = job->ws;
     bool dirty = false;
     aut_ws_dirty(ws, &dirty);
-    printf("workspace %s\nmain %s%s\n", job->ws_dir, job->base, dirty ? " (checkout modified)" : "");
+    printf("workspace %s\nmain %s%s\n", job->ws_dir, job->base,
+           dirty ? " (checkout modified)" : "");
     aut_ws_tags_at(ws, job->base, print_tag, NULL);
     cJSON *m = main_manifest(ws);
     if (!m) {
@@ -66,8 +66,9 @@ static int status(struct aut_job *job)
         bool match = have && !strcmp(hex, mstr(m, "sha256"));
         printf("backend: neural, model %s (sha256 %s)\n", mstr(m, "name"), mstr(m, "sha256"));
         printf("checkout: %s\n", match ? "the model is in place"
-                                 : have ? "a different model is in place (autonctl workspace restore)"
-                                        : "the model is missing (autonctl workspace restore)");
+                                 : have
+                                     ? "a different model is in place (autonctl workspace restore)"
+                                     : "the model is missing (autonctl workspace restore)");
     }
     cJSON_Delete(m);
     char **names = NULL;
@@ -108,9 +109,8 @@ static int restore(struct aut_job *job)
 
 int cmd_workspace(struct aut_cli *cli, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"arch", required_argument, 0, 'a'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {0, 0, 0, 0}};
+    static const struct option longopts[] = {
+        {"arch", required_argument, 0, 'a'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     struct aut_job_opts o = {.rollback = -1, .fallback = -1, .bridge = 0};
     int c;
     optind = 1;
@@ -126,6 +126,8 @@ int cmd_workspace(struct aut_cli *cli, int argc, char **argv)
         fputs(usage_text, stderr);
         return AUT_EXIT_USAGE;
     }
+    if (cli->mode == AUT_CLI_DAEMON) /* autond has no workspace endpoint but rollback */
+        return aut_cli_error(AUT_EXIT_USAGE, "workspace works in this process only: no --daemon");
     struct aut_job *job = calloc(1, sizeof *job);
     char err[1024];
     if (!job)

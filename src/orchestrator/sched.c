@@ -91,9 +91,16 @@ static void record_stage(struct aut_runner *r, const cJSON *data)
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "stage", name);
         cJSON_AddNumberToObject(p, "attempt", a);
-        cJSON_AddNumberToObject(p, "index", idx);
-        cJSON_AddNumberToObject(p, "total", (double)n);
-        cJSON_AddNumberToObject(p, "percent", n ? 100.0 * idx / (double)n : 0);
+        /* the last stage (notify) is 100 %: a job runs commit or rollback, not both,
+         * so rollback shares commit's place */
+        unsigned place = idx, last = n > 2 ? (unsigned)n - 2 : 1;
+        if (idx + 1 == n)
+            place = last;
+        else if (!strcmp(name, "rollback") && idx > 0)
+            place = idx - 1;
+        cJSON_AddNumberToObject(p, "index", place);
+        cJSON_AddNumberToObject(p, "total", last + 1);
+        cJSON_AddNumberToObject(p, "percent", 100.0 * place / last);
         record_event(r, "progress", p);
         cJSON_Delete(p);
     } else {

@@ -32,6 +32,7 @@ struct aut_vm {
     struct aut_console *con;
     struct aut_bridge *bridge;
     char *run_id;
+    char *bridge_sock;       /* QEMU's listening socket file, removed with the vm */
     bool bridge_on;
     uint32_t bridge_timeout_ms;
     struct aut_cancel *cancel;
@@ -261,8 +262,11 @@ static int vm_spawn(struct aut_vm *vm, const struct aut_vm_opts *o, char *err, s
                 o->arch ? o->arch : "x86_64", o->accel ? o->accel : "(none)");
         return -EINVAL;
     }
-    if (o->bridge)
+    if (o->bridge) {
         unlink(o->bridge_sock); /* a stale socket from a killed run */
+        free(vm->bridge_sock);
+        vm->bridge_sock = strdup(o->bridge_sock);
+    }
     struct aut_proc_opts po = {
         .argv = (const char *const *)argv,
         .log_path = o->console_log,
@@ -648,6 +652,9 @@ void aut_vm_free(struct aut_vm *vm)
         aut_proc_free(vm->proc);
     aut_console_free(vm->con);
     free(vm->run_id);
+    if (vm->bridge_sock) /* QEMU is gone: nobody listens there any more */
+        unlink(vm->bridge_sock);
+    free(vm->bridge_sock);
     /* the vm lives until its timer handle has closed */
     uv_timer_stop(&vm->timer);
     vm->timer.data = vm;

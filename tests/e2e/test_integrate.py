@@ -50,6 +50,10 @@ time_multiplier_kvm = 100
 [regress]
 boots = 1
 boot_floor_ms = 600000
+[daemon]
+; a socket no autond listens on: these tests run the job in this process even
+; when a developer's autond is up (autonctl says so on stderr)
+socket = {base}/no-autond.sock
 """)
         self.ws = base / "kernels" / "x86_64"
 
