@@ -23,24 +23,28 @@
 /* The stages up to the verdict; report, commit/rollback and notify close
  * every job and are run by aut_job_run itself. */
 static const struct aut_stage *const main_stages[] = {
-    &aut_stage_fetch, &aut_stage_verify,      &aut_stage_stage, &aut_stage_patch,
-    &aut_stage_build, &aut_stage_check_build, &aut_stage_boot,  &aut_stage_infer,
+    &aut_stage_fetch,    &aut_stage_verify,      &aut_stage_stage, &aut_stage_patch,
+    &aut_stage_build,    &aut_stage_check_build, &aut_stage_boot,  &aut_stage_infer,
     &aut_stage_validate, &aut_stage_regress,
 };
 static const struct aut_stage *const all_stages[] = {
-    &aut_stage_fetch,    &aut_stage_verify,  &aut_stage_stage,  &aut_stage_patch,
-    &aut_stage_build,    &aut_stage_check_build, &aut_stage_boot, &aut_stage_infer,
-    &aut_stage_validate, &aut_stage_regress, &aut_stage_report, &aut_stage_commit,
+    &aut_stage_fetch,    &aut_stage_verify,      &aut_stage_stage,  &aut_stage_patch,
+    &aut_stage_build,    &aut_stage_check_build, &aut_stage_boot,   &aut_stage_infer,
+    &aut_stage_validate, &aut_stage_regress,     &aut_stage_report, &aut_stage_commit,
     &aut_stage_rollback, &aut_stage_notify,
 };
 #define N_MAIN (sizeof main_stages / sizeof main_stages[0])
 #define N_ALL (sizeof all_stages / sizeof all_stages[0])
 
 static const char *const class_names[] = {
-    [AUT_FAIL_NONE] = "none",           [AUT_FAIL_INFRASTRUCTURE] = "infrastructure",
-    [AUT_FAIL_MODEL] = "model",         [AUT_FAIL_BUILD] = "build",
-    [AUT_FAIL_BOOT] = "boot",           [AUT_FAIL_INFERENCE] = "inference",
-    [AUT_FAIL_REGRESSION] = "regression", [AUT_FAIL_CANCELED] = "canceled",
+    [AUT_FAIL_NONE] = "none",
+    [AUT_FAIL_INFRASTRUCTURE] = "infrastructure",
+    [AUT_FAIL_MODEL] = "model",
+    [AUT_FAIL_BUILD] = "build",
+    [AUT_FAIL_BOOT] = "boot",
+    [AUT_FAIL_INFERENCE] = "inference",
+    [AUT_FAIL_REGRESSION] = "regression",
+    [AUT_FAIL_CANCELED] = "canceled",
     [AUT_FAIL_INTERNAL] = "internal",
 };
 
@@ -207,8 +211,8 @@ static int init_common(struct aut_job *job, const struct aut_config *cfg,
     return 0;
 }
 
-int aut_job_init(struct aut_job *job, const struct aut_config *cfg,
-                 const struct aut_job_opts *opts, char *err, size_t errlen)
+int aut_job_init(struct aut_job *job, const struct aut_config *cfg, const struct aut_job_opts *opts,
+                 char *err, size_t errlen)
 {
     if (!opts->model || !opts->model[0]) {
         snprintf(err, errlen, "no model given");
@@ -274,7 +278,7 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void stage_event(struct aut_job *job, const char *name, const char *status, double ms)
+void aut_job_stage_event(struct aut_job *job, const char *name, const char *status, double ms)
 {
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "job", job->id);
@@ -299,7 +303,7 @@ static int run_stage(struct aut_job *job, const struct aut_stage *st)
     job->cur_stage = rec;
     double t0 = now_s();
     aut_report_time(rec, "started", t0);
-    stage_event(job, st->name, "running", -1);
+    aut_job_stage_event(job, st->name, "running", -1);
     int rc;
     /* once a job has failed, the closing stages run whatever the token says */
     if (aut_cancel_fired(&job->cancel) && job->fail_class == AUT_FAIL_NONE)
@@ -314,7 +318,7 @@ static int run_stage(struct aut_job *job, const struct aut_stage *st)
     cJSON_AddNumberToObject(rec, "ms", (t1 - t0) * 1000.0);
     const char *status = rc ? "failed" : "passed";
     cJSON_AddStringToObject(rec, "status", status);
-    stage_event(job, st->name, status, (t1 - t0) * 1000.0);
+    aut_job_stage_event(job, st->name, status, (t1 - t0) * 1000.0);
     job->cur_stage = NULL;
     return rc;
 }

@@ -17,6 +17,11 @@
 
 /* The stage named name (any of the table, closing stages included), or NULL. */
 const struct aut_stage *aut_stage_find(const char *name);
+/* Sends a "stage" event: name's status ("running", "passed", "failed") with
+ * its duration in ms (< 0: none) and, when failed, the job's failure message.
+ * The stage table's runner sends these; a caller running work outside the
+ * table (autond's workspace rollback) sends its own. */
+void aut_job_stage_event(struct aut_job *job, const char *name, const char *status, double ms);
 /* Every stage's name, in pipeline order. */
 const char *const *aut_stage_names(size_t *n);
 

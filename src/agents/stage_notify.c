@@ -19,12 +19,14 @@ static int notify_run(struct aut_job *job)
         cJSON_AddStringToObject(n, "note", "no manager configured");
         aut_job_log(job, "no manager configured: nothing sent");
     } else if (job->notify_deferred) {
-        cJSON_AddStringToObject(n, "note", "delivered by autond after the job (see the job's "
-                                           "deliveries: GET /v1/integrations/<id>)");
+        cJSON_AddStringToObject(n, "note",
+                                "delivered by autond after the job (see the job's "
+                                "deliveries: GET /v1/integrations/<id>)");
         aut_job_log(job, "autond will deliver the job's end to %s", url);
     } else {
-        cJSON_AddStringToObject(n, "note", "webhooks are delivered by autond; autonctl --local "
-                                           "sends none");
+        cJSON_AddStringToObject(n, "note",
+                                "webhooks are delivered by autond; autonctl --local "
+                                "sends none");
         aut_job_log(job, "run without autond: nothing sent to %s", url);
     }
     return 0;

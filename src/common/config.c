@@ -395,9 +395,9 @@ static int parse_paths(const struct key *k, void *field, const char *v, char *wh
 typedef int (*parse_fn)(const struct key *k, void *field, const char *v, char *why, size_t n);
 
 static const parse_fn parsers[] = {
-    [K_BOOL] = parse_bool, [K_UINT] = parse_uint,   [K_DOUBLE] = parse_double, [K_STR] = parse_str,
-    [K_PATH] = parse_path, [K_PATHS] = parse_paths, [K_CHOICE] = parse_choice,
-    [K_CLOCK] = parse_clock,
+    [K_BOOL] = parse_bool,     [K_UINT] = parse_uint,   [K_DOUBLE] = parse_double,
+    [K_STR] = parse_str,       [K_PATH] = parse_path,   [K_PATHS] = parse_paths,
+    [K_CHOICE] = parse_choice, [K_CLOCK] = parse_clock,
 };
 
 /* Sets k in c from its text form. A value wholly in double quotes loses

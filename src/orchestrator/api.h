@@ -27,11 +27,11 @@ struct aut_route {
 
 struct aut_api_call {
     uv_work_t w;
-    struct aut_daemon *d;      /* loop side only (after) */
-    struct aut_http_req *req;  /* read-only in run(): method, path, query, body, headers */
+    struct aut_daemon *d;     /* loop side only (after) */
+    struct aut_http_req *req; /* read-only in run(): method, path, query, body, headers */
     const struct aut_route *route;
     bool (*after)(struct aut_api_call *c);
-    struct aut_conf *conf;     /* the snapshot the request started with */
+    struct aut_conf *conf; /* the snapshot the request started with */
     struct aut_db *db;
     char cap[2][AUT_DB_ID_MAX + 64]; /* captured path segments */
     /* the answer */
@@ -39,7 +39,7 @@ struct aut_api_call {
     char ctype[64];
     char *body;
     size_t body_len;
-    char headers[512];         /* extra "Name: value\r\n" lines */
+    char headers[512]; /* extra "Name: value\r\n" lines */
     /* for after() */
     cJSON *data;
     int64_t num;

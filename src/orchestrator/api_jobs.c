@@ -86,8 +86,8 @@ int aut_api_confine(const char *given, const char (*roots)[PATH_MAX], unsigned n
 
 /* ---- submit ---------------------------------------------------------------------------- */
 
-static const char *const allowed_fields[] = {"model",    "manifest", "arch",     "prompts",
-                                             "rollback", "fallback", "priority", "bridge", NULL};
+static const char *const allowed_fields[] = {
+    "model", "manifest", "arch", "prompts", "rollback", "fallback", "priority", "bridge", NULL};
 
 static bool one_of(const char *v, const char *const *set)
 {
@@ -104,19 +104,20 @@ static int check_fields(struct aut_api_call *c, const cJSON *r)
     cJSON_ArrayForEach(f, r)
     {
         if (!one_of(f->string, allowed_fields)) {
-            aut_api_fail(c, 400, "unknown_field", "unknown field '%s' (allowed: model, "
+            aut_api_fail(c, 400, "unknown_field",
+                         "unknown field '%s' (allowed: model, "
                          "manifest, arch, prompts, rollback, fallback, priority, bridge)",
                          f->string);
             return -1;
         }
         bool ok = !strcmp(f->string, "priority") ? cJSON_IsNumber(f)
                   : !strcmp(f->string, "bridge") ? cJSON_IsBool(f)
-                                                   : cJSON_IsString(f);
+                                                 : cJSON_IsString(f);
         if (!ok) {
             aut_api_fail(c, 400, "invalid_type", "field '%s': expected %s", f->string,
                          !strcmp(f->string, "priority") ? "an integer"
                          : !strcmp(f->string, "bridge") ? "a boolean"
-                                                          : "a string");
+                                                        : "a string");
             return -1;
         }
     }
@@ -133,25 +134,30 @@ static int check_values(struct aut_api_call *c, cJSON *r)
 {
     const struct aut_config *cfg = &c->conf->cfg;
     static const char *const archs[] = {"x86_64", NULL}, *const rollbacks[] = {"rule-engine",
-                                                                                "previous", NULL};
+                                                                               "previous", NULL};
     static const char *const fallbacks[] = {"auto", "off", NULL};
     const char *model = sval(r, "model"), *v;
     if (!model || !model[0])
         return aut_api_fail(c, 422, "missing_field", "field 'model' is required"), -1;
     if ((v = sval(r, "arch")) && !one_of(v, archs))
-        return aut_api_fail(c, 422, "invalid_value", "arch '%s': not supported (supported: "
-                            "x86_64; aarch64 and riscv64 come later)", v), -1;
+        return aut_api_fail(c, 422, "invalid_value",
+                            "arch '%s': not supported (supported: "
+                            "x86_64; aarch64 and riscv64 come later)",
+                            v),
+               -1;
     if ((v = sval(r, "rollback")) && !one_of(v, rollbacks))
         return aut_api_fail(c, 422, "invalid_value",
-                            "rollback '%s': expected rule-engine or previous", v), -1;
-    if ((v = sval(r, "fallback")) && !one_of(v, fallbacks))
-        return aut_api_fail(c, 422, "invalid_value", "fallback '%s': expected auto or off", v),
+                            "rollback '%s': expected rule-engine or previous", v),
                -1;
+    if ((v = sval(r, "fallback")) && !one_of(v, fallbacks))
+        return aut_api_fail(c, 422, "invalid_value", "fallback '%s': expected auto or off", v), -1;
     const cJSON *p = cJSON_GetObjectItem(r, "priority");
     if (p && (p->valuedouble != (double)(int)p->valuedouble || p->valuedouble < -100 ||
               p->valuedouble > 100))
-        return aut_api_fail(c, 422, "invalid_value", "priority: expected an integer in "
-                            "-100..100"), -1;
+        return aut_api_fail(c, 422, "invalid_value",
+                            "priority: expected an integer in "
+                            "-100..100"),
+               -1;
     /* paths: model and manifest under the model roots; prompts there or beside the
      * configured prompts */
     static const char *const path_fields[] = {"model", "manifest", "prompts"};
@@ -260,8 +266,8 @@ bool aut_api_create_after(struct aut_api_call *c)
 
 void aut_api_list(struct aut_api_call *c)
 {
-    static const char *const states[] = {"queued",   "running",  "committed",   "rolled_back",
-                                         "failed",   "canceled", "interrupted", NULL};
+    static const char *const states[] = {"queued", "running",  "committed",   "rolled_back",
+                                         "failed", "canceled", "interrupted", NULL};
     char state[32] = "", limit_s[16] = "", cursor_s[24] = "";
     const char *q = c->req->query;
     if (aut_http_query_param(q, "state", state, sizeof state) < 0 ||
@@ -269,18 +275,20 @@ void aut_api_list(struct aut_api_call *c)
         aut_http_query_param(q, "cursor", cursor_s, sizeof cursor_s) < 0)
         return aut_api_fail(c, 400, "invalid_parameter", "a query parameter is badly encoded");
     if (state[0] && !one_of(state, states))
-        return aut_api_fail(c, 400, "invalid_parameter", "state '%s': expected one of queued, "
+        return aut_api_fail(c, 400, "invalid_parameter",
+                            "state '%s': expected one of queued, "
                             "running, committed, rolled_back, failed, canceled, interrupted",
                             state);
     char *end;
     long limit = limit_s[0] ? strtol(limit_s, &end, 10) : 50;
     if (limit_s[0] && (*end || limit < 1 || limit > 1000))
-        return aut_api_fail(c, 400, "invalid_parameter", "limit '%s': expected 1..1000",
-                            limit_s);
+        return aut_api_fail(c, 400, "invalid_parameter", "limit '%s': expected 1..1000", limit_s);
     long long cursor = cursor_s[0] ? strtoll(cursor_s, &end, 10) : 0;
     if (cursor_s[0] && (*end || cursor < 1))
-        return aut_api_fail(c, 400, "invalid_parameter", "cursor '%s': not a cursor this API "
-                            "gave", cursor_s);
+        return aut_api_fail(c, 400, "invalid_parameter",
+                            "cursor '%s': not a cursor this API "
+                            "gave",
+                            cursor_s);
     cJSON *items = NULL;
     int64_t next = 0;
     if (aut_db_job_list(c->db, state[0] ? state : NULL, (unsigned)limit, cursor, &items, &next))
@@ -359,8 +367,8 @@ void aut_api_logs(struct aut_api_call *c)
     char off_s[24] = "", path[PATH_MAX + 32];
     aut_http_query_param(c->req->query, "offset", off_s, sizeof off_s);
     long long off = off_s[0] ? strtoll(off_s, NULL, 10) : 0;
-    const char *dir = report_dir(job), *st = cJSON_GetStringValue(cJSON_GetObjectItem(job,
-                                                                                      "state"));
+    const char *dir = report_dir(job),
+               *st = cJSON_GetStringValue(cJSON_GetObjectItem(job, "state"));
     snprintf(path, sizeof path, "%s/%s.log", dir ? dir : "", which);
     int fd = dir ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     struct stat sb = {0};
@@ -368,8 +376,8 @@ void aut_api_logs(struct aut_api_call *c)
         fstat(fd, &sb);
     if (off < 0 || off > sb.st_size)
         off = sb.st_size;
-    size_t want = (size_t)(sb.st_size - off) < LOG_CHUNK_MAX ? (size_t)(sb.st_size - off)
-                                                             : LOG_CHUNK_MAX;
+    size_t want =
+        (size_t)(sb.st_size - off) < LOG_CHUNK_MAX ? (size_t)(sb.st_size - off) : LOG_CHUNK_MAX;
     c->body = malloc(want + 1);
     ssize_t got = c->body && fd >= 0 ? pread(fd, c->body, want, off) : 0;
     if (fd >= 0)

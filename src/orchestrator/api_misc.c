@@ -88,9 +88,9 @@ static void add_manifest(cJSON *m, const char *root, const char *stem)
         return;
     }
     cJSON_AddStringToObject(m, "manifest", path);
-    static const char *const keep[] = {"sha256",      "quantization", "parameters",
-                                       "architecture", "preset",       "weights_sha256",
-                                       "pool_estimate_bytes"};
+    static const char *const keep[] = {
+        "sha256", "quantization",   "parameters",         "architecture",
+        "preset", "weights_sha256", "pool_estimate_bytes"};
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
         cJSON *v = cJSON_GetObjectItem(man, keep[i]);
         if (v)
@@ -147,8 +147,7 @@ void aut_api_nightly(struct aut_api_call *c)
     aut_http_query_param(c->req->query, "limit", limit_s, sizeof limit_s);
     long limit = limit_s[0] ? strtol(limit_s, NULL, 10) : 30;
     if (limit < 1 || limit > 1000)
-        return aut_api_fail(c, 400, "invalid_parameter", "limit '%s': expected 1..1000",
-                            limit_s);
+        return aut_api_fail(c, 400, "invalid_parameter", "limit '%s': expected 1..1000", limit_s);
     cJSON *h = aut_nightly_history(c->d, c->conf, (unsigned)limit);
     if (!h)
         return aut_api_fail(c, 500, "store", "job store: %s", aut_db_error(c->db));
@@ -164,7 +163,8 @@ void aut_api_nightly_run(struct aut_api_call *c)
     aut_api_json(c, 202, out);
 }
 
-/* ---- GET /metrics (Prometheus text format 0.0.4) ---------------------------------------------- */
+/* ---- GET /metrics (Prometheus text format 0.0.4) ----------------------------------------------
+ */
 
 struct buf {
     char *p;
@@ -260,8 +260,7 @@ void aut_api_metrics(struct aut_api_call *c)
     metric_head(&b, "autond_jobs_running", "gauge", "Jobs running now.");
     bprintf(&b, "autond_jobs_running %u\n", d->n_running);
     metric_head(&b, "autond_http_requests_total", "counter", "HTTP requests answered.");
-    bprintf(&b, "autond_http_requests_total %llu\n",
-            (unsigned long long)atomic_load(&d->requests));
+    bprintf(&b, "autond_http_requests_total %llu\n", (unsigned long long)atomic_load(&d->requests));
     metric_head(&b, "autond_uptime_seconds", "gauge", "Seconds since autond started.");
     bprintf(&b, "autond_uptime_seconds %.1f\n", aut_now() - d->started);
     c->status = 200;

@@ -277,9 +277,8 @@ void aut_daemon_shutdown(struct aut_daemon *d, const char *why)
         return;
     }
     d->stopping = true;
-    aut_dlog("%s: shutting down (%u job(s) running, shutdown = %s, grace %u s)", why,
-             d->n_running, d->conf->cfg.shutdown_finish ? "finish" : "cancel",
-             d->conf->cfg.shutdown_grace_s);
+    aut_dlog("%s: shutting down (%u job(s) running, shutdown = %s, grace %u s)", why, d->n_running,
+             d->conf->cfg.shutdown_finish ? "finish" : "cancel", d->conf->cfg.shutdown_grace_s);
     if (d->http)
         aut_http_stop_listening(d->http);
     uv_timer_stop(&d->nightly_timer);
@@ -330,8 +329,8 @@ int aut_daemon_start(struct aut_daemon *d, uv_loop_t *loop, char *err, size_t er
         return -1;
     if (aut_db_open(d->conf->cfg.db_path, &d->db, err, errlen))
         return -1;
-    aut_dlog("autond %s: job store %s (schema %d), config %s", AUTOND_VERSION,
-             d->conf->cfg.db_path, aut_db_schema_version(d->db),
+    aut_dlog("autond %s: job store %s (schema %d), config %s", AUTOND_VERSION, d->conf->cfg.db_path,
+             aut_db_schema_version(d->db),
              d->conf->cfg.path[0] ? d->conf->cfg.path : "(built-in defaults)");
     if (aut_sched_recover(d)) {
         snprintf(err, errlen, "recovery failed: %s", aut_db_error(d->db));

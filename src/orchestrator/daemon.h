@@ -35,7 +35,7 @@ struct aut_hook;
 struct aut_conf {
     atomic_int refs;
     struct aut_config cfg;
-    char token[128]; /* the bearer token ("" when there is no TCP listener) */
+    char token[128];  /* the bearer token ("" when there is no TCP listener) */
     char secret[256]; /* the webhook HMAC key ("" = unsigned) */
 };
 
@@ -43,9 +43,9 @@ struct aut_conf {
 struct aut_msg {
     struct aut_msg *next;
     char job[AUT_DB_ID_MAX];
-    int64_t seq;  /* the event's number in the store, 0 for the end message */
-    char *type;   /* event type, or "end" when the runner is done */
-    char *data;   /* JSON text */
+    int64_t seq; /* the event's number in the store, 0 for the end message */
+    char *type;  /* event type, or "end" when the runner is done */
+    char *data;  /* JSON text */
 };
 
 struct aut_daemon {
@@ -53,15 +53,15 @@ struct aut_daemon {
     char config_path[PATH_MAX]; /* "" = the default search */
     char **overrides;           /* -o section.key=value, applied on every (re)load */
     int n_overrides;
-    struct aut_conf *conf;      /* the current snapshot (loop thread) */
+    struct aut_conf *conf; /* the current snapshot (loop thread) */
     struct aut_db *db;
     struct aut_http_server *http;
     struct aut_httpc_multi *multi;
-    struct aut_hook *hooks;     /* webhook deliveries in flight */
+    struct aut_hook *hooks; /* webhook deliveries in flight */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t nightly_timer, shutdown_timer;
-    uv_async_t wake;            /* job threads -> loop */
-    uv_mutex_t mu;              /* guards msgs */
+    uv_async_t wake; /* job threads -> loop */
+    uv_mutex_t mu;   /* guards msgs */
     struct aut_msg *msgs, **msgs_tail;
     struct aut_runner *runners; /* running jobs */
     atomic_uint n_running;      /* read by pool threads (metrics) */
@@ -70,9 +70,9 @@ struct aut_daemon {
     struct aut_sub *subs;       /* event-stream subscribers */
     bool stopping;
     int exit_code;
-    double started;             /* wall clock */
-    atomic_ullong requests;     /* HTTP requests answered */
-    char nightly_next[32];      /* "2026-11-22T02:00:00+0100", "" when disabled */
+    double started;         /* wall clock */
+    atomic_ullong requests; /* HTTP requests answered */
+    char nightly_next[32];  /* "2026-11-22T02:00:00+0100", "" when disabled */
 };
 
 /* daemon.c */
@@ -108,8 +108,8 @@ bool aut_sched_arch_busy(struct aut_daemon *d, const char *arch);
 /* events.c: turns req into an event stream of job's events after event
  * number after (stored ones first, then live ones, then "end"). Loop thread.
  * Returns the stream, or NULL (req answered with an error). */
-struct aut_http_sse *aut_sub_stream(struct aut_daemon *d, struct aut_http_req *req,
-                                    const char *job, int64_t after);
+struct aut_http_sse *aut_sub_stream(struct aut_daemon *d, struct aut_http_req *req, const char *job,
+                                    int64_t after);
 /* A live event of a job to its subscribers (loop thread). */
 void aut_sub_deliver(struct aut_daemon *d, const struct aut_msg *m);
 /* Tells the subscribers of job that it ended (they get an "end" event and are closed). */

@@ -177,8 +177,8 @@ void aut_sub_end(struct aut_daemon *d, const char *job, const char *state)
     }
 }
 
-struct aut_http_sse *aut_sub_stream(struct aut_daemon *d, struct aut_http_req *req,
-                                    const char *job, int64_t after)
+struct aut_http_sse *aut_sub_stream(struct aut_daemon *d, struct aut_http_req *req, const char *job,
+                                    int64_t after)
 {
     struct aut_sub *s = calloc(1, sizeof *s);
     if (!s)

@@ -31,19 +31,19 @@ struct aut_http_server;
 struct aut_http_conn;
 
 struct aut_http_req {
-    char method[8];           /* "GET", "POST", ... */
-    char *path;               /* the URL's path, percent-decoded, NUL-terminated */
-    char *query;              /* the raw query string without '?', "" when none */
-    char *body;               /* NUL-terminated (body_len excludes the NUL); "" when none */
+    char method[8]; /* "GET", "POST", ... */
+    char *path;     /* the URL's path, percent-decoded, NUL-terminated */
+    char *query;    /* the raw query string without '?', "" when none */
+    char *body;     /* NUL-terminated (body_len excludes the NUL); "" when none */
     size_t body_len;
     /* Headers the API uses ("" when absent): */
     char authorization[256];
     char idempotency_key[256];
     char content_type[128];
     char last_event_id[32];
-    bool via_unix;            /* arrived on the Unix socket (else TCP) */
-    char peer[64];            /* "127.0.0.1:54321" or "unix" */
-    void *ud;                 /* free for the handler */
+    bool via_unix;              /* arrived on the Unix socket (else TCP) */
+    char peer[64];              /* "127.0.0.1:54321" or "unix" */
+    void *ud;                   /* free for the handler */
     struct aut_http_conn *conn; /* internal */
 };
 

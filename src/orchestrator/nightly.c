@@ -48,8 +48,8 @@ static void expand(const struct aut_config *cfg, const char *pattern, cJSON *lis
             for (size_t k = 0; k < g.gl_pathc; k++) {
                 char out[PATH_MAX], why[PATH_MAX + 128];
                 const char *code;
-                if (aut_api_confine(g.gl_pathv[k], cfg->model_roots, cfg->n_model_roots, false,
-                                    out, sizeof out, &code, why, sizeof why) == 0 &&
+                if (aut_api_confine(g.gl_pathv[k], cfg->model_roots, cfg->n_model_roots, false, out,
+                                    sizeof out, &code, why, sizeof why) == 0 &&
                     !seen(list, out))
                     cJSON_AddItemToArray(list, cJSON_CreateString(out));
             }
@@ -89,9 +89,10 @@ int aut_nightly_start(struct aut_daemon *d, const struct aut_conf *c, const char
         expand(cfg, pats[i], models);
     pthread_mutex_unlock(&mu);
     if (cJSON_GetArraySize(models) == 0 || na == 0) {
-        snprintf(err, errlen, np == 0 ? "[nightly] models is empty: nothing to run"
-                                      : "[nightly] models '%s' matches no model under the "
-                                        "model roots",
+        snprintf(err, errlen,
+                 np == 0 ? "[nightly] models is empty: nothing to run"
+                         : "[nightly] models '%s' matches no model under the "
+                           "model roots",
                  cfg->nightly_models);
         cJSON_Delete(models);
         return -1;
@@ -99,8 +100,8 @@ int aut_nightly_start(struct aut_daemon *d, const struct aut_conf *c, const char
     int64_t run = 0;
     int rc = aut_db_nightly_begin(d->db, trigger, day, aut_now(), &run);
     if (rc) {
-        snprintf(err, errlen, rc == -EEXIST ? "the nightly run of %s exists already"
-                                            : "job store: %s",
+        snprintf(err, errlen,
+                 rc == -EEXIST ? "the nightly run of %s exists already" : "job store: %s",
                  rc == -EEXIST ? day : aut_db_error(d->db));
         cJSON_Delete(models);
         return -1;

@@ -25,9 +25,9 @@ struct aut_runner {
     char id[AUT_DB_ID_MAX];
     char arch[16];
     cJSON *req;
-    struct aut_job *job;  /* while it runs; guarded by d->mu */
+    struct aut_job *job;     /* while it runs; guarded by d->mu */
     char cancel_reason[256]; /* a cancel that came before the job existed */
-    int64_t nightly_id;   /* 0: not part of a nightly run */
+    int64_t nightly_id;      /* 0: not part of a nightly run */
     uv_thread_t thread;
 };
 
@@ -207,7 +207,18 @@ static const char *jstr(const cJSON *o, const char *k)
     return v && *v ? v : NULL;
 }
 
+static int rollback_main(struct aut_job *job);
+
 static int run_rollback(struct aut_job *job)
+{
+    double t0 = aut_now();
+    aut_job_stage_event(job, "rollback", "running", -1);
+    int rc = rollback_main(job);
+    aut_job_stage_event(job, "rollback", rc ? "failed" : "passed", (aut_now() - t0) * 1000.0);
+    return rc;
+}
+
+static int rollback_main(struct aut_job *job)
 {
     if (aut_job_open_workspace(job))
         return -1;
@@ -261,8 +272,9 @@ static int init_job(struct aut_runner *r, struct aut_job *job, char *err, size_t
         .manifest = jstr(q, "manifest"),
         .arch = jstr(q, "arch"),
         .prompts = jstr(q, "prompts"),
-        .rollback = !rb ? -1 : !strcmp(rb, "previous") ? AUT_ROLLBACK_PREVIOUS
-                                                       : AUT_ROLLBACK_RULE_ENGINE,
+        .rollback = !rb                       ? -1
+                    : !strcmp(rb, "previous") ? AUT_ROLLBACK_PREVIOUS
+                                              : AUT_ROLLBACK_RULE_ENGINE,
         .fallback = !fb ? -1 : !strcmp(fb, "auto"),
         .bridge = -1,
         .id = r->id,
@@ -386,12 +398,11 @@ static void start_runner(struct aut_daemon *d, struct pick *p)
     r->nightly_id = cJSON_IsNumber(nid) ? (int64_t)nid->valuedouble : 0;
     if (cJSON_IsTrue(cJSON_GetObjectItem(p->job, "cancel_requested")))
         snprintf(r->cancel_reason, sizeof r->cancel_reason, "canceled through the API");
-    snprintf(r->arch, sizeof r->arch, "%s",
-             jstr(p->job, "arch") ? jstr(p->job, "arch") : "x86_64");
+    snprintf(r->arch, sizeof r->arch, "%s", jstr(p->job, "arch") ? jstr(p->job, "arch") : "x86_64");
     if (uv_thread_create(&r->thread, runner_main, r)) {
         aut_dlog("job %s: cannot start a thread", r->id);
-        aut_db_job_finish(d->db, p->id, "failed", "infrastructure", NULL,
-                          "cannot start a thread", NULL, NULL, aut_now());
+        aut_db_job_finish(d->db, p->id, "failed", "infrastructure", NULL, "cannot start a thread",
+                          NULL, NULL, aut_now());
         aut_conf_put(r->conf);
         cJSON_Delete(r->req);
         free(r);
@@ -603,8 +614,8 @@ static int recover_one(struct aut_daemon *d, const char *id)
     snprintf(msg, sizeof msg, "autond stopped while the job was in stage %s; %s; main unchanged",
              stage ? stage : "(none)", note);
     aut_db_job_finish(d->db, id, "interrupted", "infrastructure", stage, msg,
-                      "run the job again (the failure was the integrator's, not the model's)",
-                      NULL, aut_now());
+                      "run the job again (the failure was the integrator's, not the model's)", NULL,
+                      aut_now());
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "job", id);
     cJSON_AddStringToObject(ev, "status", "interrupted");

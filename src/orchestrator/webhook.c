@@ -23,12 +23,12 @@
 struct aut_hook {
     struct aut_hook *next;
     struct aut_daemon *d;
-    int64_t id;            /* the delivery's row */
+    int64_t id; /* the delivery's row */
     char job[AUT_DB_ID_MAX];
     char event[32];
     char url[512];
     char *body;
-    char signature[80];    /* "sha256=<hex>" or "" */
+    char signature[80]; /* "sha256=<hex>" or "" */
     unsigned attempts, max_attempts, backoff_ms, timeout_ms;
     uv_timer_t timer;
     bool in_flight, closing, timer_closed;
@@ -38,7 +38,7 @@ struct aut_hook {
 
 struct rec {
     uv_work_t w;
-    struct aut_hook *h;   /* add: the hook to start once recorded; NULL for updates */
+    struct aut_hook *h; /* add: the hook to start once recorded; NULL for updates */
     struct aut_db *db;
     int64_t id;
     unsigned attempts;
@@ -281,9 +281,8 @@ static void resume_after(uv_work_t *w, int status)
         const char *event = cJSON_GetStringValue(cJSON_GetObjectItem(p, "event"));
         if (!body || !url || !event || r->d->stopping)
             continue;
-        struct aut_hook *h =
-            hook_new(r->d, cJSON_GetStringValue(cJSON_GetObjectItem(p, "job")), event, url,
-                     strdup(body));
+        struct aut_hook *h = hook_new(r->d, cJSON_GetStringValue(cJSON_GetObjectItem(p, "job")),
+                                      event, url, strdup(body));
         if (!h)
             continue;
         h->id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "id"));

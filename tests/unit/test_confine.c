@@ -80,8 +80,8 @@ static int confine(struct fx *f, const char *given, bool gguf)
 {
     f->out[0] = f->why[0] = '\0';
     f->code = NULL;
-    return aut_api_confine(given, (const char(*)[PATH_MAX])f->roots, 2, gguf, f->out,
-                           sizeof f->out, &f->code, f->why, sizeof f->why);
+    return aut_api_confine(given, (const char(*)[PATH_MAX])f->roots, 2, gguf, f->out, sizeof f->out,
+                           &f->code, f->why, sizeof f->why);
 }
 
 static void names_and_paths_under_the_roots(void **state)
