@@ -169,6 +169,10 @@ void aut_job_release(struct aut_job *job);
 /* Runs the whole pipeline. Returns the final class (AUT_FAIL_NONE: committed). */
 enum aut_fail_class aut_job_run(struct aut_job *job);
 
+/* How a run ended: "committed", "rolled_back" (failed, main rolled back),
+ * "failed" (main unchanged) or "canceled". */
+const char *aut_job_final_state(const struct aut_job *job);
+
 /* Runs one stage by name on the job (standalone use). Returns 0 or -1. */
 int aut_job_run_stage(struct aut_job *job, const char *name);
 

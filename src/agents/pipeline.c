@@ -398,6 +398,15 @@ static int run_attempts(struct aut_job *job)
     }
 }
 
+const char *aut_job_final_state(const struct aut_job *job)
+{
+    if (job->fail_class == AUT_FAIL_NONE)
+        return "committed";
+    if (job->fail_class == AUT_FAIL_CANCELED)
+        return "canceled";
+    return job->rolled_back ? "rolled_back" : "failed";
+}
+
 enum aut_fail_class aut_job_run(struct aut_job *job)
 {
     cJSON *ev = cJSON_CreateObject();
@@ -425,7 +434,7 @@ enum aut_fail_class aut_job_run(struct aut_job *job)
     run_stage(job, &aut_stage_notify);
     aut_report_finish(job);
 
-    cJSON_ReplaceItemInObject(ev, "status", cJSON_CreateString(ok ? "committed" : "failed"));
+    cJSON_ReplaceItemInObject(ev, "status", cJSON_CreateString(aut_job_final_state(job)));
     cJSON_AddStringToObject(ev, "class", aut_fail_class_name(job->fail_class));
     cJSON_AddStringToObject(ev, "decision", aut_report_decision(job));
     aut_job_event(job, "job", ev);

@@ -434,6 +434,8 @@ void aut_api_cancel(struct aut_api_call *c)
      * one that starts meanwhile sees cancel_requested */
     c->num = aut_db_job_cancel_queued(c->db, c->cap[0], aut_now()) == 0 ? 0 : 1;
     job = aut_db_job_get(c->db, c->cap[0]);
+    if (c->num == 0) /* ended here: its streams and the manager hear of it (after) */
+        c->data = aut_sched_end_event(job);
     aut_api_json(c, 202, job);
 }
 
@@ -441,5 +443,10 @@ bool aut_api_cancel_after(struct aut_api_call *c)
 {
     if (c->status == 202 && c->num == 1)
         aut_sched_cancel(c->d, c->cap[0], "canceled through the API");
+    if (c->status == 202 && c->num == 0) {
+        aut_sub_end(c->d, c->cap[0], "canceled");
+        if (c->data)
+            aut_hook_send(c->d, c->cap[0], "job.finished", c->data);
+    }
     return false;
 }

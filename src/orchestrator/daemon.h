@@ -102,6 +102,9 @@ bool aut_sched_cancel(struct aut_daemon *d, const char *id, const char *reason);
 void aut_sched_cancel_all(struct aut_daemon *d, const char *reason);
 /* The loop side of job messages (the wake handle's callback). */
 void aut_sched_drain(uv_async_t *a);
+/* The webhook event (job.finished) of a job that ended without running, from
+ * its record in the store (canceled while queued, interrupted). */
+cJSON *aut_sched_end_event(const cJSON *job);
 /* Whether a job runs now on arch. */
 bool aut_sched_arch_busy(struct aut_daemon *d, const char *arch);
 

@@ -119,13 +119,31 @@ static void on_job_event(void *ud, const char *type, const cJSON *data)
     record_event(r, type, data);
 }
 
-static const char *final_state(const struct aut_job *job)
+static const char *jstr(const cJSON *o, const char *k)
 {
-    if (job->fail_class == AUT_FAIL_NONE)
-        return "committed";
-    if (job->fail_class == AUT_FAIL_CANCELED)
-        return "canceled";
-    return job->rolled_back ? "rolled_back" : "failed";
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+    return v && *v ? v : NULL;
+}
+
+cJSON *aut_sched_end_event(const cJSON *job)
+{
+    static const char *const keys[] = {"state", "arch",    "model",         "class",
+                                       "stage", "message", "recommendation"};
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "event", "job.finished");
+    cJSON_AddStringToObject(e, "job", jstr(job, "id") ? jstr(job, "id") : "");
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItem(job, keys[i]);
+        cJSON_AddItemToObject(e, keys[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+    }
+    cJSON_AddStringToObject(e, "decision", "unchanged");
+    const cJSON *sum = cJSON_GetObjectItem(job, "summary");
+    cJSON_AddItemToObject(e, "summary", sum ? cJSON_Duplicate(sum, 1) : cJSON_CreateNull());
+    char url[128];
+    snprintf(url, sizeof url, "/v1/integrations/%s/report", jstr(job, "id") ? jstr(job, "id") : "");
+    cJSON_AddStringToObject(e, "report", url);
+    cJSON_AddNumberToObject(e, "time", aut_now());
+    return e;
 }
 
 static double num_at(const cJSON *o, const char *a, const char *b)
@@ -201,12 +219,6 @@ static cJSON *end_event(const struct aut_job *job, const char *state, const cJSO
     return e;
 }
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-    return v && *v ? v : NULL;
-}
-
 static int rollback_main(struct aut_job *job);
 
 static int run_rollback(struct aut_job *job)
@@ -257,7 +269,7 @@ static const char *run_job(struct aut_runner *r, struct aut_job *job, cJSON **su
         aut_report_finish(job);
     } else {
         aut_job_run(job);
-        state = final_state(job);
+        state = aut_job_final_state(job);
     }
     *summary = summarize(job, state);
     return state;
@@ -601,6 +613,24 @@ static void clean_leftovers(const struct aut_config *cfg, const char *id, const 
     }
 }
 
+/* The manager hears of an interrupted job too: its event is stored as a
+ * pending delivery, which aut_hook_resume sends once the loop runs. */
+static void record_hook(struct aut_daemon *d, const char *id)
+{
+    const char *url = d->conf->cfg.notify_url;
+    cJSON *job = url[0] ? aut_db_job_get(d->db, id) : NULL;
+    if (!job)
+        return;
+    cJSON *e = aut_sched_end_event(job);
+    char *text = cJSON_PrintUnformatted(e);
+    int64_t did;
+    if (text)
+        aut_db_delivery_add(d->db, id, url, "job.finished", text, aut_now(), &did);
+    free(text);
+    cJSON_Delete(e);
+    cJSON_Delete(job);
+}
+
 static int recover_one(struct aut_daemon *d, const char *id)
 {
     const struct aut_config *cfg = &d->conf->cfg;
@@ -626,6 +656,7 @@ static int recover_one(struct aut_daemon *d, const char *id)
     free(text);
     cJSON_Delete(ev);
     aut_dlog("job %s: interrupted (%s)", id, msg);
+    record_hook(d, id);
     if (cfg->retry_interrupted && !jstr(job, "retry_of")) {
         char nid[AUT_DB_ID_MAX];
         const cJSON *nn = cJSON_GetObjectItem(job, "nightly_id");

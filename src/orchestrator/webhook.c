@@ -234,8 +234,8 @@ static struct aut_hook *hook_new(struct aut_daemon *d, const char *job, const ch
 void aut_hook_send(struct aut_daemon *d, const char *job, const char *event, const cJSON *body)
 {
     const char *url = d->conf->cfg.notify_url;
-    if (!url[0] || d->stopping)
-        return;
+    if (!url[0])
+        return; /* while stopping, it is still stored: pending, sent at the next start */
     char *text = cJSON_PrintUnformatted(body);
     struct aut_hook *h = text ? hook_new(d, job, event, url, text) : NULL;
     struct rec *r = h ? calloc(1, sizeof *r) : NULL;
