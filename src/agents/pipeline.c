@@ -236,13 +236,15 @@ int aut_job_init_bare(struct aut_job *job, const struct aut_config *cfg,
 int aut_job_init_standalone(struct aut_job *job, const struct aut_config *cfg, const char *dir,
                             const struct aut_job_opts *opts, char *err, size_t errlen)
 {
-    if (init_common(job, cfg, opts, err, errlen))
-        return -1;
-    job->standalone = true;
-    if (!realpath(dir, job->dir)) {
+    char real[PATH_MAX];
+    if (!realpath(dir, real)) { /* before init_common: a failure leaves nothing to release */
         snprintf(err, errlen, "%s: %s", dir, strerror(errno));
         return -1;
     }
+    if (init_common(job, cfg, opts, err, errlen))
+        return -1;
+    job->standalone = true;
+    snprintf(job->dir, sizeof job->dir, "%s", real);
     snprintf(job->report_dir, sizeof job->report_dir, "%s/%s", cfg->reports, job->id);
     return 0;
 }

@@ -125,6 +125,10 @@ static int boot_run(struct aut_job *job)
 {
     if (!job->kernel[0])
         snprintf(job->kernel, sizeof job->kernel, "%s/kernel.elf", job->dir);
+    /* standalone, boot may come before any build: no KVM probe of a missing file */
+    if (access(job->kernel, R_OK))
+        return aut_job_fail(job, AUT_FAIL_BOOT, "no kernel to boot: %s: %s (build it first)",
+                            job->kernel, strerror(errno));
     if (!job->kernel_rule[0] || access(job->kernel_rule, R_OK))
         snprintf(job->kernel_rule, sizeof job->kernel_rule, "%s", job->kernel);
     if (aut_mkdirs(job->report_dir, 0755))

@@ -30,7 +30,8 @@ void aut_log_tail(const char *path, unsigned n, char *out, size_t len)
         char *end = text + tlen;
         while (end > text && k < n && k < 16) {
             char *start = end;
-            while (start > text && start[-1] != '\n')
+            /* the first pass cut the lines: their ends are NULs by now */
+            while (start > text && start[-1] != '\n' && start[-1] != '\0')
                 start--;
             bool want = pass == 1 || strstr(start, "rror") || strstr(start, "warning:");
             if (end > start && want)

@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"cancel", cmd_cancel, "cancel a queued or running job of autond"},
     {"nightly", cmd_nightly, "nightly runs and each model's trend; run-now starts one"},
     {"models", cmd_models, "the models under autond's model roots"},
+    {"tool", cmd_tool, "the spec's agent tools, one at a time, on a workspace directory"},
 };
 
 int aut_cli_error(int code, const char *fmt, ...)

@@ -42,6 +42,7 @@ int cmd_logs(struct aut_cli *cli, int argc, char **argv);
 int cmd_cancel(struct aut_cli *cli, int argc, char **argv);
 int cmd_nightly(struct aut_cli *cli, int argc, char **argv);
 int cmd_models(struct aut_cli *cli, int argc, char **argv);
+int cmd_tool(struct aut_cli *cli, int argc, char **argv);
 
 /* "autonctl: <message>" on stderr; returns code. */
 int aut_cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -63,6 +63,11 @@ int aut_api_confine(const char *given, const char (*roots)[PATH_MAX], unsigned n
                     bool try_gguf, char *out, size_t len, const char **code, char *why,
                     size_t whylen);
 
+/* Whether p has a ".." path component. */
+bool aut_api_has_dotdot(const char *p);
+/* Whether path is root or lies under it (both real paths). */
+bool aut_api_under(const char *path, const char *root);
+
 /* Endpoints (api_jobs.c). */
 void aut_api_create(struct aut_api_call *c);
 bool aut_api_create_after(struct aut_api_call *c);
@@ -80,5 +85,8 @@ void aut_api_models(struct aut_api_call *c);
 void aut_api_nightly(struct aut_api_call *c);
 void aut_api_nightly_run(struct aut_api_call *c);
 void aut_api_metrics(struct aut_api_call *c);
+/* (api_tools.c) */
+void aut_api_tool(struct aut_api_call *c);
+void aut_api_result(struct aut_api_call *c);
 
 #endif

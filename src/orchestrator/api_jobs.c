@@ -23,7 +23,7 @@
 
 /* ---- confinement ----------------------------------------------------------------------- */
 
-static bool has_dotdot(const char *p)
+bool aut_api_has_dotdot(const char *p)
 {
     for (const char *s = p; (s = strstr(s, "..")); s += 2)
         if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/'))
@@ -31,7 +31,7 @@ static bool has_dotdot(const char *p)
     return false;
 }
 
-static bool under(const char *path, const char *root)
+bool aut_api_under(const char *path, const char *root)
 {
     size_t n = strlen(root);
     return !strncmp(path, root, n) && (path[n] == '/' || path[n] == '\0' || !strcmp(root, "/"));
@@ -42,7 +42,7 @@ static bool under_a_root(const char *real, const char (*roots)[PATH_MAX], unsign
 {
     for (unsigned i = 0; i < n_roots; i++) {
         char real_root[PATH_MAX];
-        if (realpath(roots[i], real_root) && under(real, real_root))
+        if (realpath(roots[i], real_root) && aut_api_under(real, real_root))
             return true;
     }
     return false;
@@ -52,7 +52,7 @@ int aut_api_confine(const char *given, const char (*roots)[PATH_MAX], unsigned n
                     bool try_gguf, char *out, size_t len, const char **code, char *why,
                     size_t whylen)
 {
-    if (has_dotdot(given)) {
+    if (aut_api_has_dotdot(given)) {
         *code = "path_traversal";
         snprintf(why, whylen, "'%s': a '..' path component is not allowed", given);
         return -1;
@@ -266,8 +266,9 @@ bool aut_api_create_after(struct aut_api_call *c)
 
 void aut_api_list(struct aut_api_call *c)
 {
-    static const char *const states[] = {"queued", "running",  "committed",   "rolled_back",
-                                         "failed", "canceled", "interrupted", NULL};
+    static const char *const states[] = {"queued",      "running", "committed",
+                                         "rolled_back", "failed",  "canceled",
+                                         "interrupted", "done",    NULL};
     char state[32] = "", limit_s[16] = "", cursor_s[24] = "";
     const char *q = c->req->query;
     if (aut_http_query_param(q, "state", state, sizeof state) < 0 ||
@@ -277,7 +278,8 @@ void aut_api_list(struct aut_api_call *c)
     if (state[0] && !one_of(state, states))
         return aut_api_fail(c, 400, "invalid_parameter",
                             "state '%s': expected one of queued, "
-                            "running, committed, rolled_back, failed, canceled, interrupted",
+                            "running, committed, rolled_back, failed, canceled, interrupted, "
+                            "done",
                             state);
     char *end;
     long limit = limit_s[0] ? strtol(limit_s, &end, 10) : 50;

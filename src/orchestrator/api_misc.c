@@ -26,6 +26,8 @@ const struct aut_route aut_api_routes[] = {
     {"GET", "v1/models", aut_api_models, NULL},
     {"GET", "v1/nightly", aut_api_nightly, NULL},
     {"POST", "v1/nightly/run", aut_api_nightly_run, aut_api_create_after},
+    {"POST", "v1/tools/*", aut_api_tool, aut_api_create_after},
+    {"GET", "v1/integrations/*/result", aut_api_result, NULL},
     {"GET", "metrics", aut_api_metrics, NULL},
     {0},
 };

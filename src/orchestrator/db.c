@@ -66,8 +66,9 @@ _Static_assert(sizeof migrations / sizeof *migrations == AUT_DB_SCHEMA_VERSION,
     " nightly_id, retry_of, cancel_requested, report_dir, summary, created, started, finished,"    \
     " attempt"
 
-static const char *const terminal_states[] = {"committed", "rolled_back", "failed", "canceled",
-                                              "interrupted"};
+/* "done": a job that is not an integration (an agent tool) and succeeded */
+static const char *const terminal_states[] = {"committed", "rolled_back", "failed",
+                                              "canceled",  "interrupted", "done"};
 
 /* ---- errors, statements, transactions ---- */
 

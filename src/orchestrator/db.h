@@ -13,7 +13,8 @@
  * knows is refused (-EPROTO) rather than misread.
  *
  * Job states: queued -> running -> committed | rolled_back | failed |
- * canceled | interrupted; queued -> canceled. Terminal states never change.
+ * canceled | interrupted | done (an agent tool's job that succeeded);
+ * queued -> canceled. Terminal states never change.
  * Jobs are taken highest priority first, then FIFO (insertion order).
  *
  * Times are seconds since the epoch (double). JSON returned is the caller's

@@ -16,6 +16,7 @@
 #include "pipeline.h"
 #include "process.h"
 #include "report.h"
+#include "tools.h"
 #include "workspace.h"
 
 struct aut_runner {
@@ -251,21 +252,62 @@ static int rollback_main(struct aut_job *job)
 }
 
 /* Runs the job and returns its final state; *body: the end event. */
+static bool kind_is(const cJSON *req, const char *kind)
+{
+    const char *k = jstr(req, "kind");
+    return k && !strcmp(k, kind);
+}
+
+/* A job event around work that is not the pipeline's (rollback, tools). */
+static cJSON *job_event_begin(struct aut_job *job, const char *kind)
+{
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "job", job->id);
+    cJSON_AddStringToObject(ev, "status", "running");
+    cJSON_AddStringToObject(ev, "kind", kind);
+    aut_job_event(job, "job", ev);
+    return ev;
+}
+
+static void job_event_end(struct aut_job *job, cJSON *ev, const char *state)
+{
+    cJSON_ReplaceItemInObject(ev, "status", cJSON_CreateString(state));
+    aut_job_event(job, "job", ev);
+    cJSON_Delete(ev);
+}
+
+/* An agent tool: its result is the job's record (tool_result.json). */
+static const char *run_tool(struct aut_runner *r, struct aut_job *job, cJSON **summary)
+{
+    const char *name = jstr(r->req, "tool");
+    cJSON *ev = job_event_begin(job, "tool");
+    cJSON *res = aut_tool_exec(job, name, cJSON_GetObjectItem(r->req, "args"));
+    bool ok = cJSON_IsTrue(cJSON_GetObjectItem(res, "success"));
+    const char *state = ok ? "done" : job->fail_class == AUT_FAIL_CANCELED ? "canceled" : "failed";
+    job_event_end(job, ev, state);
+    *summary = cJSON_CreateObject();
+    cJSON_AddStringToObject(*summary, "tool", name);
+    cJSON_AddBoolToObject(*summary, "passed", ok);
+    static const char *const keep[] = {"kernel_bytes", "model_bytes", "boot_ms", "accel"};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItem(res, keep[i]);
+        if (v)
+            cJSON_AddItemToObject(*summary, keep[i], cJSON_Duplicate(v, 1));
+    }
+    cJSON_Delete(res);
+    return state;
+}
+
 static const char *run_job(struct aut_runner *r, struct aut_job *job, cJSON **summary)
 {
-    bool rollback = jstr(r->req, "kind") && !strcmp(jstr(r->req, "kind"), "rollback");
     const char *state;
-    if (rollback) {
-        cJSON *ev = cJSON_CreateObject();
-        cJSON_AddStringToObject(ev, "job", job->id);
-        cJSON_AddStringToObject(ev, "status", "running");
-        cJSON_AddStringToObject(ev, "kind", "rollback");
-        aut_job_event(job, "job", ev);
+    if (kind_is(r->req, "tool"))
+        return run_tool(r, job, summary);
+    if (kind_is(r->req, "rollback")) {
+        cJSON *ev = job_event_begin(job, "rollback");
         int rc = run_rollback(job);
         state = rc ? "failed" : job->rolled_back ? "rolled_back" : "committed";
-        cJSON_ReplaceItemInObject(ev, "status", cJSON_CreateString(state));
-        aut_job_event(job, "job", ev);
-        cJSON_Delete(ev);
+        job_event_end(job, ev, state);
         aut_report_finish(job);
     } else {
         aut_job_run(job);
@@ -294,9 +336,11 @@ static int init_job(struct aut_runner *r, struct aut_job *job, char *err, size_t
     const cJSON *br = cJSON_GetObjectItem(q, "bridge");
     if (cJSON_IsBool(br))
         o.bridge = cJSON_IsTrue(br);
-    bool rollback = jstr(q, "kind") && !strcmp(jstr(q, "kind"), "rollback");
-    int rc = rollback ? aut_job_init_bare(job, &r->conf->cfg, &o, err, len)
-                      : aut_job_init(job, &r->conf->cfg, &o, err, len);
+    bool rollback = kind_is(q, "rollback");
+    int rc = kind_is(q, "tool") ? aut_tool_prepare(job, &r->conf->cfg, jstr(q, "tool"),
+                                                   cJSON_GetObjectItem(q, "args"), r->id, err, len)
+             : rollback         ? aut_job_init_bare(job, &r->conf->cfg, &o, err, len)
+                                : aut_job_init(job, &r->conf->cfg, &o, err, len);
     if (rc)
         return -1;
     if (rollback && jstr(q, "reason"))
