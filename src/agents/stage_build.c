@@ -48,6 +48,26 @@ void aut_log_tail(const char *path, unsigned n, char *out, size_t len)
     free(text);
 }
 
+/* The environment for the kernel's make: ours without what an enclosing make
+ * passes down (MAKEFLAGS carries its jobserver descriptors, which the child
+ * does not have, and its command-line variables, e.g. SLM_ENABLED=1, which
+ * would override the workspace's pinned Makefile). env must hold the
+ * environment's size + 1 pointers; they borrow environ's strings. */
+static void make_env(const char **env, size_t cap)
+{
+    static const char *const drop[] = {"MAKEFLAGS=", "MFLAGS=", "MAKELEVEL=", "MAKEOVERRIDES=",
+                                       "GNUMAKEFLAGS=", NULL};
+    size_t n = 0;
+    for (char **e = environ; *e && n + 1 < cap; e++) {
+        bool keep = true;
+        for (const char *const *d = drop; *d && keep; d++)
+            keep = strncmp(*e, *d, strlen(*d)) != 0;
+        if (keep)
+            env[n++] = *e;
+    }
+    env[n] = NULL;
+}
+
 int aut_job_make(struct aut_job *job, const char *const *args)
 {
     const struct aut_config *cfg = job->cfg;
@@ -71,12 +91,21 @@ int aut_job_make(struct aut_job *job, const char *const *args)
          t = strtok_r(NULL, " \t", &save))
         argv[n++] = t;
     argv[n] = NULL;
+    size_t n_env = 0;
+    while (environ[n_env])
+        n_env++;
+    const char **env = calloc(n_env + 1, sizeof *env);
+    if (!env)
+        return aut_job_fail(job, AUT_FAIL_INFRASTRUCTURE, "cannot run make: out of memory");
+    make_env(env, n_env + 1);
     struct aut_proc_opts po = {.argv = argv,
+                               .env = env,
                                .log_path = job->build_log,
                                .deadline_ms = aut_job_deadline_ms(job, cfg->dl_build, false),
                                .cancel = &job->cancel};
     struct aut_proc_result res;
     int rc = aut_proc_run(&po, &res);
+    free(env);
     if (rc)
         return aut_job_fail(job, rc == -ECANCELED ? AUT_FAIL_CANCELED : AUT_FAIL_INFRASTRUCTURE,
                             "cannot run make: %s", strerror(-rc));

@@ -190,25 +190,54 @@ static int start_http(struct aut_daemon *d, char *err, size_t errlen)
     return 0;
 }
 
-/* SIGHUP: a new snapshot; the listeners and the store stay as they are. */
+/* SIGHUP: a new snapshot, read on the thread pool (file reads stay off the
+ * loop); the listeners and the store stay as they are. */
+struct reload {
+    uv_work_t w;
+    struct aut_daemon *d;
+    struct aut_conf *c;
+    char err[1024];
+};
+
+static void reload_work(uv_work_t *w)
+{
+    struct reload *r = w->data;
+    r->c = load_conf(r->d, r->err, sizeof r->err);
+}
+
+static void reload_after(uv_work_t *w, int status)
+{
+    struct reload *r = w->data;
+    struct aut_daemon *d = r->d;
+    struct aut_conf *c = r->c;
+    if (!c) {
+        aut_dlog("SIGHUP: configuration not reloaded, keeping the old one: %s", r->err);
+    } else if (d->stopping) {
+        aut_conf_put(c);
+    } else {
+        const struct aut_config *o = &d->conf->cfg, *n = &c->cfg;
+        if (strcmp(o->listen, n->listen) || strcmp(o->socket_path, n->socket_path) ||
+            strcmp(o->db_path, n->db_path))
+            aut_dlog("SIGHUP: [daemon] listen, socket and db take effect at the next start");
+        aut_conf_put(d->conf);
+        d->conf = c;
+        aut_dlog("SIGHUP: configuration reloaded from %s",
+                 c->cfg.path[0] ? c->cfg.path : "(built-in defaults)");
+        aut_nightly_arm(d);
+        aut_sched_kick(d);
+    }
+    free(r);
+}
+
 static void reload(struct aut_daemon *d)
 {
-    char err[1024];
-    struct aut_conf *c = load_conf(d, err, sizeof err);
-    if (!c) {
-        aut_dlog("SIGHUP: configuration not reloaded, keeping the old one: %s", err);
+    struct reload *r = calloc(1, sizeof *r);
+    if (!r)
         return;
-    }
-    const struct aut_config *o = &d->conf->cfg, *n = &c->cfg;
-    if (strcmp(o->listen, n->listen) || strcmp(o->socket_path, n->socket_path) ||
-        strcmp(o->db_path, n->db_path))
-        aut_dlog("SIGHUP: [daemon] listen, socket and db take effect at the next start");
-    aut_conf_put(d->conf);
-    d->conf = c;
-    aut_dlog("SIGHUP: configuration reloaded from %s",
-             c->cfg.path[0] ? c->cfg.path : "(built-in defaults)");
-    aut_nightly_arm(d);
-    aut_sched_kick(d);
+    r->d = d;
+    r->w.data = r;
+    if (uv_queue_work(d->loop, &r->w, reload_work, reload_after))
+        free(r);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
