@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "client.h"
 #include "httpc.h"
@@ -162,10 +163,17 @@ int aut_client_call_raw(struct aut_cli *cli, const char *method, const char *pat
     return aut_httpc_request(&r, status, body, len, err, errlen);
 }
 
+static void note_replay(void *ud, const char *name, const char *value)
+{
+    if (!strcasecmp(name, "Idempotent-Replayed") && !strcasecmp(value, "true"))
+        *(bool *)ud = true;
+}
+
 int aut_client_call(struct aut_cli *cli, const char *method, const char *path, const char *body,
                     const char *const *headers, long *status, cJSON **resp, char *err,
                     size_t errlen)
 {
+    bool replayed = false;
     const char *hdrs[16] = {"Content-Type: application/json"};
     size_t n = 1;
     for (size_t i = 0; headers && headers[i] && n < 15; i++)
@@ -179,11 +187,15 @@ int aut_client_call(struct aut_cli *cli, const char *method, const char *path, c
                               .body = body,
                               .body_len = body ? strlen(body) : 0,
                               .headers = body ? hdrs : headers,
-                              .timeout_ms = CALL_TIMEOUT_MS};
+                              .timeout_ms = CALL_TIMEOUT_MS,
+                              .on_header = note_replay,
+                              .ud = &replayed};
     *resp = NULL;
     int rc = aut_httpc_request(&r, status, &text, &len, err, errlen);
     if (rc == 0)
         *resp = cJSON_ParseWithLength(text, len);
+    if (replayed && cJSON_IsObject(*resp))
+        cJSON_AddBoolToObject(*resp, "replayed", true);
     free(text);
     return rc;
 }

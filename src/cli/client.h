@@ -26,7 +26,9 @@ bool aut_client_probe(struct aut_cli *cli);
 /* METHOD path ("/v1/..."), with body (JSON text, sent as application/json)
  * or NULL, plus headers (NULL-terminated "Name: value" list, or NULL). On a
  * response of any status returns 0 with *status and *resp (the body parsed;
- * NULL when it is not JSON; the caller frees it with cJSON_Delete). */
+ * NULL when it is not JSON; the caller frees it with cJSON_Delete). When
+ * autond answered "Idempotent-Replayed: true" (an Idempotency-Key it had
+ * seen), the object gains "replayed": true. */
 int aut_client_call(struct aut_cli *cli, const char *method, const char *path, const char *body,
                     const char *const *headers, long *status, cJSON **resp, char *err,
                     size_t errlen);

@@ -327,8 +327,11 @@ static int run_daemon(struct aut_cli *cli, const struct args *a)
         return rc;
     const char *id = aut_cli_jstr(queued, "id", "-");
     /* "queued", or further on when the Idempotency-Key gave back an earlier job */
-    fprintf(stderr, "job %s %s (%s, %s)\n", id, aut_cli_jstr(queued, "state", "queued"),
-            aut_cli_jstr(queued, "model", "-"), aut_cli_jstr(queued, "arch", "-"));
+    fprintf(stderr, "job %s %s (%s, %s)%s\n", id, aut_cli_jstr(queued, "state", "queued"),
+            aut_cli_jstr(queued, "model", "-"), aut_cli_jstr(queued, "arch", "-"),
+            cJSON_IsTrue(cJSON_GetObjectItem(queued, "replayed"))
+                ? ": the job this Idempotency-Key queued before"
+                : "");
     struct aut_cli_progress p = {.tty = isatty(2), .quiet = a->quiet, .announce = true};
     rc = aut_client_watch(cli, id, &p, &final);
     if (!rc) {

@@ -96,9 +96,9 @@ struct dl {
     int64_t range_start;   /* the answer's Content-Range start, -1 when none */
     bool started;          /* the answer's status was judged (first body byte) */
     bool stopped, over, bad_status, bad_range;
-    bool remove; /* the failure leaves nothing worth resuming */
+    bool remove;  /* the failure leaves nothing worth resuming */
     bool created; /* dest did not exist before this call */
-    int werr;    /* -errno of a failed write or truncate */
+    int werr;     /* -errno of a failed write or truncate */
 };
 
 /* Decides, before the first byte lands, what the answer means for dest: a
@@ -384,6 +384,30 @@ fail:
     return NULL;
 }
 
+/* One response header line "Name: value\r\n" to the caller's on_header. */
+static size_t rq_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct rq *q = ud;
+    size_t len = size * n, colon = 0;
+    char line[1024];
+    if (len >= sizeof line)
+        return len; /* longer than any header the API sends: skipped */
+    memcpy(line, p, len);
+    while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
+        len--;
+    line[len] = '\0';
+    while (colon < len && line[colon] != ':')
+        colon++;
+    if (colon == 0 || colon == len) /* the status line, or the blank line */
+        return size * n;
+    line[colon] = '\0';
+    const char *v = line + colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    q->r->on_header(q->r->ud, line, v);
+    return size * n;
+}
+
 static int rq_setup(CURL *e, struct rq *q, struct curl_slist *hdrs, char *ebuf)
 {
     const struct aut_httpc_req *r = q->r;
@@ -392,7 +416,9 @@ static int rq_setup(CURL *e, struct rq *q, struct curl_slist *hdrs, char *ebuf)
                    rq_method(e, r) || curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs) ||
                    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms) ||
                    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, rq_write) ||
-                   curl_easy_setopt(e, CURLOPT_WRITEDATA, q)
+                   curl_easy_setopt(e, CURLOPT_WRITEDATA, q) ||
+                   (r->on_header && (curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, rq_header) ||
+                                     curl_easy_setopt(e, CURLOPT_HEADERDATA, q)))
                ? -1
                : 0;
 }

@@ -62,6 +62,9 @@ struct aut_httpc_req {
     /* NULL: the body is collected into *resp. Else each chunk goes here as it
      * arrives (event streams, logs -f); return nonzero to stop (not an error). */
     int (*on_data)(void *ud, const char *buf, size_t len);
+    /* NULL, or called for each response header (name and value trimmed,
+     * NUL-terminated, borrowed for the call), before the body. */
+    void (*on_header)(void *ud, const char *name, const char *value);
     void *ud;
 };
 /* Performs the request. *status is the HTTP status (0 when none came).

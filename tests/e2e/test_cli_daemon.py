@@ -418,3 +418,23 @@ def test_rollback_through_autond(daemon, committed):
     assert "Roll back to the rule engine" in msg and "e2e test" in msg
     r = daemon.run("rollback")
     assert r.returncode == 0 and "nothing to do" in r.stdout
+
+
+def test_an_idempotency_key_gives_back_the_first_job(daemon):
+    """The same key twice: one job, and the second run says it got the first
+    one back (autond's Idempotent-Replayed header). A model whose manifest
+    disagrees with it keeps the job short (refused at verify)."""
+    models = daemon.base / "models"
+    shutil.copy(GOOD, models / "replay.gguf")
+    m = json.load(open(os.path.join(ROOT, "models", "exports", "manifests", "auton-slm.json")))
+    m["name"], m["sha256"] = "replay", "0" * 64
+    (models / "manifests" / "replay.json").write_text(json.dumps(m))
+    before = {j["id"] for j in daemon.jobs()}
+    first = daemon.run("integrate", "--idempotency-key", "nightly-42", "replay")
+    second = daemon.run("integrate", "--idempotency-key", "nightly-42", "replay")
+    assert first.returncode == 1 and second.returncode == 1, second.stderr[-3000:]
+    new = [j for j in daemon.jobs() if j["id"] not in before]
+    assert len(new) == 1 and new[0]["class"] == "model", new
+    assert "Idempotency-Key queued before" not in first.stderr
+    assert "job %s failed" % new[0]["id"] in second.stderr, second.stderr[-3000:]
+    assert "the job this Idempotency-Key queued before" in second.stderr

@@ -517,17 +517,38 @@ static const char *jstr(const cJSON *j, const char *name)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* The response headers seen: "Name=value;" for each. */
+struct seen_headers {
+    char text[1024];
+};
+
+static void on_header(void *ud, const char *name, const char *value)
+{
+    struct seen_headers *h = ud;
+    size_t n = strlen(h->text);
+    snprintf(h->text + n, sizeof h->text - n, "%s=%s;", name, value);
+}
+
 static void request_get_and_post_over_a_unix_socket(void **state)
 {
     struct fx *f = *state;
     char sock[512];
     long status = 0;
+    struct seen_headers seen = {""};
     start_unix_server(f, sock);
     const char *hdrs[] = {"X-Test: yes", NULL};
-    struct aut_httpc_req r = {
-        .url = "http://localhost/v1/health", .method = "GET", .headers = hdrs, .timeout_ms = 5000};
+    struct aut_httpc_req r = {.url = "http://localhost/v1/health",
+                              .method = "GET",
+                              .headers = hdrs,
+                              .timeout_ms = 5000,
+                              .on_header = on_header,
+                              .ud = &seen};
     cJSON *j = request_json(f, sock, &r, &status);
     assert_int_equal(status, 200);
+    /* each header once, trimmed; not the status line */
+    assert_non_null(strstr(seen.text, "Content-Type=application/json;"));
+    assert_non_null(strstr(seen.text, "Content-Length="));
+    assert_null(strstr(seen.text, "HTTP/1"));
     assert_string_equal(jstr(j, "method"), "GET");
     assert_string_equal(jstr(j, "path"), "/v1/health");
     assert_string_equal(jstr(j, "x_test"), "yes");
