@@ -18,6 +18,7 @@
 #include "elfcheck.h"
 #include "fsutil.h"
 #include "pipeline.h"
+#include "sbuf.h"
 #include "tools.h"
 #include "vm.h"
 
@@ -302,41 +303,6 @@ fail:
 
 /* ---- text ------------------------------------------------------------------------ */
 
-/* A growing string; when memory runs out it keeps what it has. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        sb_put(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
-
 /* The length of the valid UTF-8 sequence at s (n >= 1 bytes), or 0 (a stray
  * byte, an overlong form, a surrogate, past U+10FFFF). */
 static size_t utf8_seq(const unsigned char *s, size_t n)
@@ -370,7 +336,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
  * or a model's output holds whatever the guest wrote, so each invalid UTF-8
  * byte and control character (but newline and tab) becomes '?', and carriage
  * returns go. */
-static void sb_clean(struct sbuf *b, const char *text, size_t n)
+static void sb_clean(struct aut_sbuf *b, const char *text, size_t n)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0, run = 0; /* run: clean bytes from i - run not yet appended */
@@ -381,19 +347,19 @@ static void sb_clean(struct sbuf *b, const char *text, size_t n)
             i += k, run += k;
             continue;
         }
-        sb_put(b, text + i - run, run);
+        aut_sbuf_append(b, text + i - run, run);
         run = 0;
         if (s[i] != '\r')
-            sb_put(b, "?", 1);
+            aut_sbuf_append(b, "?", 1);
         i++;
     }
-    sb_put(b, text + i - run, run);
+    aut_sbuf_append(b, text + i - run, run);
 }
 
 static char *clean_copy(const char *text)
 {
-    struct sbuf b = {0};
-    sb_put(&b, "", 0);
+    struct aut_sbuf b = {0};
+    aut_sbuf_append(&b, "", 0);
     sb_clean(&b, text, strlen(text));
     return b.p;
 }
@@ -409,7 +375,7 @@ static size_t utf8_chars(const char *text)
 
 /* The last LOG_CAP bytes of the file at path, from a line start, cleaned.
  * Returns false when there is no such file to read. */
-static bool log_tail(const char *path, struct sbuf *b)
+static bool log_tail(const char *path, struct aut_sbuf *b)
 {
     struct stat st;
     int fd = path && path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
@@ -427,7 +393,7 @@ static bool log_tail(const char *path, struct sbuf *b)
     if (from > 0) { /* a cut line is no line */
         const char *nl = memchr(buf, '\n', (size_t)n);
         start = nl ? nl + 1 : buf;
-        sb_printf(b, "[... %lld bytes before]\n", (long long)(from + (start - buf)));
+        aut_sbuf_printf(b, "[... %lld bytes before]\n", (long long)(from + (start - buf)));
     }
     sb_clean(b, start, (size_t)n - (size_t)(start - buf));
     free(buf);
@@ -473,7 +439,7 @@ static bool stage_passed(const struct aut_job *job, const char *name)
 
 /* The stages' log lines, "stage: message", and a failure, "stage: failed
  * (class): error". */
-static void stage_lines(const struct aut_job *job, struct sbuf *b)
+static void stage_lines(const struct aut_job *job, struct aut_sbuf *b)
 {
     const cJSON *st, *m;
     cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(job->report, "stages"))
@@ -482,14 +448,14 @@ static void stage_lines(const struct aut_job *job, struct sbuf *b)
         cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(st, "messages"))
         {
             const char *line = cJSON_GetStringValue(m);
-            sb_printf(b, "%s: ", name);
+            aut_sbuf_printf(b, "%s: ", name);
             sb_clean(b, line ? line : "", line ? strlen(line) : 0);
-            sb_put(b, "\n", 1);
+            aut_sbuf_append(b, "\n", 1);
         }
         if (jstr(st, "error")[0]) {
-            sb_printf(b, "%s: failed (%s): ", name, jstr(st, "class"));
+            aut_sbuf_printf(b, "%s: failed (%s): ", name, jstr(st, "class"));
             sb_clean(b, jstr(st, "error"), strlen(jstr(st, "error")));
-            sb_put(b, "\n", 1);
+            aut_sbuf_append(b, "\n", 1);
         }
     }
 }
@@ -498,7 +464,7 @@ static void stage_lines(const struct aut_job *job, struct sbuf *b)
  * none (the tool failed before it, or it has none). */
 static void add_logs(struct aut_job *job, const struct tool *t, cJSON *res)
 {
-    struct sbuf b = {0};
+    struct aut_sbuf b = {0};
     const char *path = !t || !t->log              ? NULL
                        : !strcmp(t->log, "build") ? job->build_log
                                                   : job->console_log;

@@ -13,6 +13,7 @@
 #include "api.h"
 #include "fsutil.h"
 #include "http.h"
+#include "sbuf.h"
 
 const struct aut_route aut_api_routes[] = {
     {"POST", "v1/integrations", aut_api_create, aut_api_create_after},
@@ -168,67 +169,39 @@ void aut_api_nightly_run(struct aut_api_call *c)
 /* ---- GET /metrics (Prometheus text format 0.0.4) ----------------------------------------------
  */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bprintf(struct buf *b, const char *fmt, ...)
+static void metric_head(struct aut_sbuf *b, const char *name, const char *type, const char *help)
 {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return;
-        b->p = p;
-        b->cap = cap;
-    }
+    aut_sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void metric_head(struct buf *b, const char *name, const char *type, const char *help)
-{
-    bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void jobs_metrics(struct buf *b, struct aut_db *db)
+static void jobs_metrics(struct aut_sbuf *b, struct aut_db *db)
 {
     cJSON *counts = NULL, *st, *cl;
     metric_head(b, "autond_jobs", "gauge", "Jobs in the store by state and failure class.");
     if (aut_db_job_counts(db, &counts) == 0)
         cJSON_ArrayForEach(st, counts) cJSON_ArrayForEach(cl, st)
-            bprintf(b, "autond_jobs{state=\"%s\",class=\"%s\"} %d\n", st->string, cl->string,
-                    (int)cl->valuedouble);
+            aut_sbuf_printf(b, "autond_jobs{state=\"%s\",class=\"%s\"} %d\n", st->string,
+                            cl->string, (int)cl->valuedouble);
     cJSON_Delete(counts);
     unsigned depth = 0;
     aut_db_queue_depth(db, &depth);
     metric_head(b, "autond_queue_depth", "gauge", "Jobs waiting to run.");
-    bprintf(b, "autond_queue_depth %u\n", depth);
+    aut_sbuf_printf(b, "autond_queue_depth %u\n", depth);
     cJSON *stats = NULL, *s;
     metric_head(b, "autond_stage_duration_seconds", "summary", "Time spent in each stage.");
     if (aut_db_stage_stats(db, &stats) == 0)
         cJSON_ArrayForEach(s, stats)
         {
             const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(s, "name"));
-            bprintf(b, "autond_stage_duration_seconds_sum{stage=\"%s\"} %.3f\n", name,
-                    cJSON_GetNumberValue(cJSON_GetObjectItem(s, "sum_s")));
-            bprintf(b, "autond_stage_duration_seconds_count{stage=\"%s\"} %d\n", name,
-                    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "count")));
+            aut_sbuf_printf(b, "autond_stage_duration_seconds_sum{stage=\"%s\"} %.3f\n", name,
+                            cJSON_GetNumberValue(cJSON_GetObjectItem(s, "sum_s")));
+            aut_sbuf_printf(b, "autond_stage_duration_seconds_count{stage=\"%s\"} %d\n", name,
+                            (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "count")));
         }
     cJSON_Delete(stats);
 }
 
-static void last_metrics(struct buf *b, struct aut_db *db)
+static void last_metrics(struct aut_sbuf *b, struct aut_db *db)
 {
     cJSON *last = aut_db_job_last_finished(db);
     const cJSON *sum = cJSON_GetObjectItem(last, "summary");
@@ -247,24 +220,25 @@ static void last_metrics(struct buf *b, struct aut_db *db)
         if (!cJSON_IsNumber(v))
             continue;
         metric_head(b, figs[i].name, "gauge", figs[i].help);
-        bprintf(b, "%s{job=\"%s\"} %.3f\n", figs[i].name,
-                cJSON_GetStringValue(cJSON_GetObjectItem(last, "id")), v->valuedouble);
+        aut_sbuf_printf(b, "%s{job=\"%s\"} %.3f\n", figs[i].name,
+                        cJSON_GetStringValue(cJSON_GetObjectItem(last, "id")), v->valuedouble);
     }
     cJSON_Delete(last);
 }
 
 void aut_api_metrics(struct aut_api_call *c)
 {
-    struct buf b = {0};
+    struct aut_sbuf b = {0};
     struct aut_daemon *d = c->d;
     jobs_metrics(&b, c->db);
     last_metrics(&b, c->db);
     metric_head(&b, "autond_jobs_running", "gauge", "Jobs running now.");
-    bprintf(&b, "autond_jobs_running %u\n", d->n_running);
+    aut_sbuf_printf(&b, "autond_jobs_running %u\n", d->n_running);
     metric_head(&b, "autond_http_requests_total", "counter", "HTTP requests answered.");
-    bprintf(&b, "autond_http_requests_total %llu\n", (unsigned long long)atomic_load(&d->requests));
+    aut_sbuf_printf(&b, "autond_http_requests_total %llu\n",
+                    (unsigned long long)atomic_load(&d->requests));
     metric_head(&b, "autond_uptime_seconds", "gauge", "Seconds since autond started.");
-    bprintf(&b, "autond_uptime_seconds %.1f\n", aut_now() - d->started);
+    aut_sbuf_printf(&b, "autond_uptime_seconds %.1f\n", aut_now() - d->started);
     c->status = 200;
     c->body = b.p;
     c->body_len = b.len;

@@ -19,6 +19,7 @@
  * SIGPIPE (autond does).
  */
 #include "http.h"
+#include "sbuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,12 +46,6 @@
 #define IDLE_DEFAULT_MS 30000
 #define KEEPALIVE_DEFAULT_MS 15000
 #define BACKLOG 128
-
-/* A growable byte string, NUL-terminated once it has memory. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
 
 enum timer_mode {
     T_IDLE,   /* keep-alive idle timeout */
@@ -80,13 +75,13 @@ struct aut_http_conn {
     unsigned refs;         /* 1 while the handles are open, +1 for a request out */
     unsigned open_handles; /* io and timer until their close callbacks ran */
     unsigned writes;       /* uv_write requests not yet called back */
-    struct sbuf in;        /* read, not parsed yet (held while a request is out) */
+    struct aut_sbuf in;    /* read, not parsed yet (held while a request is out) */
     char peer[64];
     bool via_unix;
 
     /* the request being parsed */
     struct aut_http_req *building;
-    struct sbuf url, body;
+    struct aut_sbuf url, body;
     size_t header_bytes;
     int hstate;     /* 0 start, 1 in a header name, 2 in its value */
     char field[32]; /* the header name, lowercased (longer: not one of ours) */
@@ -150,46 +145,6 @@ static void conn_pump(struct aut_http_conn *c);
 static void on_timer(uv_timer_t *t);
 
 /* ---- small helpers ------------------------------------------------------ */
-
-/* Makes room for need bytes plus a NUL. Returns 0, or -1 out of memory. */
-static int sbuf_reserve(struct sbuf *b, size_t need)
-{
-    if (need + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need + 1) {
-        if (cap > SIZE_MAX / 2)
-            return -1;
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (!p)
-        return -1;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-static int sbuf_append(struct sbuf *b, const char *s, size_t n)
-{
-    if (sbuf_reserve(b, b->len + n) < 0)
-        return -1;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-/* Drops the first n bytes. */
-static void sbuf_consume(struct sbuf *b, size_t n)
-{
-    if (n >= b->len) {
-        b->len = 0;
-        return;
-    }
-    memmove(b->p, b->p + n, b->len - n);
-    b->len -= n;
-}
 
 static int unhex(char ch)
 {
@@ -465,7 +420,7 @@ static void on_read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     if (c->finishing || c->is_sse || c->rejected)
         c->in.len = 0; /* input is discarded: reuse the room */
-    if (sbuf_reserve(&c->in, c->in.len + READ_CHUNK) < 0) {
+    if (aut_sbuf_reserve(&c->in, c->in.len + READ_CHUNK) < 0) {
         *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
         return;
     }
@@ -631,7 +586,7 @@ static int on_url(http_parser *p, const char *at, size_t len)
     struct aut_http_conn *c = p->data;
     if (c->url.len + len > URL_MAX)
         return parse_fail(c, 414, "uri_too_long", "the request-target is over %u bytes", URL_MAX);
-    if (sbuf_append(&c->url, at, len) < 0)
+    if (aut_sbuf_append(&c->url, at, len) < 0)
         return parse_fail(c, 500, "internal_error", "out of memory");
     return 0;
 }
@@ -746,7 +701,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
     if (c->body.len + len > c->srv->max_body)
         return parse_fail(c, 413, "payload_too_large", "the body is over the limit of %zu bytes",
                           c->srv->max_body);
-    if (sbuf_append(&c->body, at, len) < 0)
+    if (aut_sbuf_append(&c->body, at, len) < 0)
         return parse_fail(c, 500, "internal_error", "out of memory");
     return 0;
 }
@@ -787,12 +742,12 @@ static int on_message_complete(http_parser *p)
     snprintf(r->method, sizeof r->method, "%s", method);
     if (build_target(c, r) < 0)
         return -1;
-    if (!c->body.p && sbuf_reserve(&c->body, 0) < 0)
+    if (!c->body.p && aut_sbuf_reserve(&c->body, 0) < 0)
         return parse_fail(c, 500, "internal_error", "out of memory");
     c->body.p[c->body.len] = '\0';
     r->body = c->body.p;
     r->body_len = c->body.len;
-    c->body = (struct sbuf){0};
+    c->body = (struct aut_sbuf){0};
     r->via_unix = c->via_unix;
     snprintf(r->peer, sizeof r->peer, "%s", c->peer);
     r->conn = c;
@@ -850,7 +805,7 @@ static void conn_pump(struct aut_http_conn *c)
     while (c->in.len && !c->outstanding && !c->closing && !c->finishing && !c->is_sse) {
         size_t n = http_parser_execute(&c->parser, &parser_settings, c->in.p, c->in.len);
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-        sbuf_consume(&c->in, n);
+        aut_sbuf_consume(&c->in, n);
         if (e == HPE_PAUSED && c->ready)
             dispatch(c);
         else if (e != HPE_OK)

@@ -11,22 +11,16 @@
  * stops recording there; what it holds stays valid.
  */
 #include "console.h"
+#include "sbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TEXT_INITIAL_CAP 4096
 #define PROMPT_LEN (sizeof AUT_CONSOLE_PROMPT - 1)
 #define PANIC_PREFIX "KERNEL PANIC:"
 #define FAULT_PREFIX "SLM: neural backend fault: "
-
-/* A growable byte string, always NUL-terminated once it has memory. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
 
 /* The UTF-8 check of the pending line, carried across chunks. */
 struct utf8_state {
@@ -35,56 +29,25 @@ struct utf8_state {
 };
 
 struct aut_console {
-    struct sbuf text;  /* complete lines, each + '\n', then the pending line */
-    size_t line_start; /* offset of the pending line in text */
-    bool cr;           /* a '\r' arrived and is held until we know whether '\n' follows */
-    bool line_bad;     /* the pending line holds control bytes or bad UTF-8 */
-    bool line_cont;    /* the pending line continues a cut overlong line */
-    bool oom;          /* memory ran out: nothing more is recorded */
+    struct aut_sbuf text; /* complete lines, each + '\n', then the pending line */
+    size_t line_start;    /* offset of the pending line in text */
+    bool cr;              /* a '\r' arrived and is held until we know whether '\n' follows */
+    bool line_bad;        /* the pending line holds control bytes or bad UTF-8 */
+    bool line_cont;       /* the pending line continues a cut overlong line */
+    bool oom;             /* memory ran out: nothing more is recorded */
     struct utf8_state u8;
     struct aut_boot_info boot;
     uint64_t prompts;
     size_t prompt_line; /* offset of the latest prompt's line */
     bool have_panic;
     size_t panic_line;     /* offset of the "KERNEL PANIC:" line */
-    struct sbuf panic;     /* aut_console_panic_text's copy */
+    struct aut_sbuf panic; /* aut_console_panic_text's copy */
     size_t mark_off;       /* aut_console_mark: the transcript's length then, */
     uint64_t mark_prompts; /* the prompts seen by then, */
     bool mark_echo;        /* and whether the pending text was the prompt */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
-
-/* Makes room for need bytes plus a NUL. Returns 0, or -1 out of memory. */
-static int sbuf_reserve(struct sbuf *b, size_t need)
-{
-    if (need < b->len || need + 1 < need) /* len + n wrapped around */
-        return -1;
-    if (need + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : TEXT_INITIAL_CAP;
-    while (cap < need + 1) {
-        if (cap > SIZE_MAX / 2)
-            return -1;
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (!p)
-        return -1;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-static int sbuf_append(struct sbuf *b, const char *s, size_t n)
-{
-    if (sbuf_reserve(b, b->len + n))
-        return -1;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
 
 static bool has_prefix(const char *s, size_t n, const char *prefix)
 {
@@ -353,7 +316,7 @@ static void end_line(struct aut_console *c, bool cut)
     size_t n = c->text.len - c->line_start;
     bool garbage = cut || c->line_cont || c->line_bad || c->u8.need;
     parse_line(c, line, n);
-    if (sbuf_append(&c->text, "\n", 1)) {
+    if (aut_sbuf_append(&c->text, "\n", 1)) {
         c->oom = true;
         return;
     }
@@ -397,7 +360,7 @@ static void put_byte(struct aut_console *c, unsigned char ch, uint64_t now_ms)
     if (!utf8_step(&c->u8, ch))
         c->line_bad = true;
     char b = (char)ch;
-    if (sbuf_append(&c->text, &b, 1)) {
+    if (aut_sbuf_append(&c->text, &b, 1)) {
         c->oom = true;
         return;
     }
@@ -434,7 +397,7 @@ struct aut_console *aut_console_new(void)
     struct aut_console *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    if (sbuf_reserve(&c->text, 0)) {
+    if (aut_sbuf_reserve(&c->text, 0)) {
         free(c);
         return NULL;
     }
@@ -474,7 +437,7 @@ const char *aut_console_panic_text(struct aut_console *c)
     if (c->text.len == c->line_start)
         n--; /* no pending line: the last line's '\n' is not part of the text */
     c->panic.len = 0;
-    if (sbuf_append(&c->panic, c->text.p + c->panic_line, n))
+    if (aut_sbuf_append(&c->panic, c->text.p + c->panic_line, n))
         return NULL;
     return c->panic.p;
 }
@@ -632,7 +595,7 @@ static int parse_stats(const char *s, size_t n, struct aut_query_result *r, char
 }
 
 /* Adds an answer line to out: "SLM: Output: x" starts it, "SLM: | x" goes on. */
-static int add_answer_line(struct sbuf *out, const char *s, size_t n, size_t prefix, bool first)
+static int add_answer_line(struct aut_sbuf *out, const char *s, size_t n, size_t prefix, bool first)
 {
     const char *p = s + prefix;
     size_t len = n - prefix;
@@ -642,14 +605,14 @@ static int add_answer_line(struct sbuf *out, const char *s, size_t n, size_t pre
     }
     if (first)
         out->len = 0; /* a second "SLM: Output:" starts the answer again */
-    else if (sbuf_append(out, "\n", 1))
+    else if (aut_sbuf_append(out, "\n", 1))
         return -1;
-    return sbuf_append(out, p, len);
+    return aut_sbuf_append(out, p, len);
 }
 
 /* The answer lines up to the first "SLM: Stats:" line; *stats points at it. */
-static int collect_answer(const char *text, struct sbuf *out, bool *have_output, const char **stats,
-                          size_t *stats_n, char *kernel_err, size_t kerr_len)
+static int collect_answer(const char *text, struct aut_sbuf *out, bool *have_output,
+                          const char **stats, size_t *stats_n, char *kernel_err, size_t kerr_len)
 {
     const char *pos = text, *s;
     size_t n;
@@ -675,7 +638,7 @@ static int collect_answer(const char *text, struct sbuf *out, bool *have_output,
 
 int aut_console_parse_query(const char *text, struct aut_query_result *r, char *err, size_t errlen)
 {
-    struct sbuf out = {0};
+    struct aut_sbuf out = {0};
     const char *stats = NULL;
     size_t stats_n = 0;
     bool have_output = false;
