@@ -68,6 +68,13 @@ bool aut_api_has_dotdot(const char *p);
 /* Whether path is root or lies under it (both real paths). */
 bool aut_api_under(const char *path, const char *root);
 
+/* Answers with the JSON file name of the captured job's report directory,
+ * or 404 code "job <id> (<state>) has no <what>" followed, while the job is
+ * queued or running, by " yet: it is written when the <writer> ends", else
+ * by otherwise. Returns 0 or -1 (answered either way). */
+int aut_api_job_file(struct aut_api_call *c, const char *name, const char *code, const char *what,
+                     const char *writer, const char *otherwise);
+
 /* Endpoints (api_jobs.c). */
 void aut_api_create(struct aut_api_call *c);
 bool aut_api_create_after(struct aut_api_call *c);

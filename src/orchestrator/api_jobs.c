@@ -333,22 +333,25 @@ static const char *report_dir(const cJSON *job)
     return cJSON_GetStringValue(cJSON_GetObjectItem(job, "report_dir"));
 }
 
-void aut_api_report(struct aut_api_call *c)
+int aut_api_job_file(struct aut_api_call *c, const char *name, const char *code, const char *what,
+                     const char *writer, const char *otherwise)
 {
     cJSON *job = job_or_404(c);
     if (!job)
-        return;
-    char path[PATH_MAX + 64], err[PATH_MAX + 128];
+        return -1;
     const char *dir = report_dir(job);
-    snprintf(path, sizeof path, "%s/integration_test_report.json", dir ? dir : "");
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(job, "state"));
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "", name);
     char *text = NULL;
     size_t len = 0;
-    if (!dir || aut_read_file(path, 64 << 20, &text, &len, err, sizeof err)) {
-        const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(job, "state"));
-        aut_api_fail(c, 404, "no_report", "job %s (%s) has no report%s", c->cap[0], st,
-                     st && (!strcmp(st, "queued") || !strcmp(st, "running"))
-                         ? " yet: it is written when the job ends"
-                         : "");
+    int rc = 0;
+    if (!dir || aut_read_file(path, 64 << 20, &text, &len, NULL, 0)) {
+        bool ongoing = st && (!strcmp(st, "queued") || !strcmp(st, "running"));
+        aut_api_fail(c, 404, code, "job %s (%s) has no %s%s%s%s", c->cap[0], st, what,
+                     ongoing ? " yet: it is written when the " : otherwise, ongoing ? writer : "",
+                     ongoing ? " ends" : "");
+        rc = -1;
     } else {
         c->status = 200;
         c->body = text;
@@ -356,6 +359,12 @@ void aut_api_report(struct aut_api_call *c)
         snprintf(c->ctype, sizeof c->ctype, "application/json");
     }
     cJSON_Delete(job);
+    return rc;
+}
+
+void aut_api_report(struct aut_api_call *c)
+{
+    aut_api_job_file(c, "integration_test_report.json", "no_report", "report", "job", "");
 }
 
 void aut_api_logs(struct aut_api_call *c)

@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 
 #include "api.h"
-#include "fsutil.h"
 #include "tools.h"
 
 /* A workspace directory under [workspace] root: absolute, or relative to the
@@ -129,25 +128,6 @@ void aut_api_tool(struct aut_api_call *c)
 
 void aut_api_result(struct aut_api_call *c)
 {
-    cJSON *job = aut_db_job_get(c->db, c->cap[0]);
-    if (!job)
-        return aut_api_fail(c, 404, "unknown_job", "no job '%s'", c->cap[0]);
-    const char *dir = cJSON_GetStringValue(cJSON_GetObjectItem(job, "report_dir"));
-    const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(job, "state"));
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "", AUT_TOOL_RESULT);
-    char *text = NULL;
-    size_t len = 0;
-    if (!dir || aut_read_file(path, 64 << 20, &text, &len, NULL, 0)) {
-        aut_api_fail(c, 404, "no_result", "job %s (%s) has no tool result%s", c->cap[0], st,
-                     st && (!strcmp(st, "queued") || !strcmp(st, "running"))
-                         ? " yet: it is written when the tool ends"
-                         : " (only agent tool jobs have one)");
-    } else {
-        c->status = 200;
-        c->body = text;
-        c->body_len = len;
-        snprintf(c->ctype, sizeof c->ctype, "application/json");
-    }
-    cJSON_Delete(job);
+    aut_api_job_file(c, AUT_TOOL_RESULT, "no_result", "tool result", "tool",
+                     " (only agent tool jobs have one)");
 }
