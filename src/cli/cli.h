@@ -6,6 +6,8 @@
 #ifndef AUTON_CLI_CLI_H
 #define AUTON_CLI_CLI_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -76,5 +78,17 @@ const char *aut_cli_duration(double s, char *buf, size_t len);
 const char *aut_cli_time(double t, char *buf, size_t len);
 /* The seconds since the epoch now, with a fraction. */
 double aut_cli_now(void);
+
+/* cancel_signals.c: while a job runs in this process, SIGINT and SIGTERM
+ * cancel it. start() before the job runs, stop() after it has ended. */
+struct aut_job;
+struct aut_cli_signals {
+    sigset_t set;
+    struct aut_job *job;
+    pthread_t thread;
+    bool have_thread;
+};
+void aut_cli_signals_start(struct aut_cli_signals *g, struct aut_job *job);
+void aut_cli_signals_stop(struct aut_cli_signals *g);
 
 #endif

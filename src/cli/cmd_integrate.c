@@ -162,37 +162,12 @@ static int parse_opts(struct aut_cli *cli, int argc, char **argv, struct args *a
 
 /* ---- in this process ---- */
 
-/* SIGINT/SIGTERM -> cancel, from a thread that waits for them (a signal
- * handler may not take the cancel token's mutex). */
-struct sigwaiter {
-    sigset_t set;
-    struct aut_job *job;
-};
-
-static void *wait_signals(void *arg)
-{
-    struct sigwaiter *w = arg;
-    int sig = 0;
-    if (sigwait(&w->set, &sig) == 0 && sig != SIGUSR2)
-        aut_job_cancel(w->job, sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
-    return NULL;
-}
-
 static enum aut_fail_class run_with_signals(struct aut_job *job)
 {
-    struct sigwaiter w = {.job = job};
-    sigemptyset(&w.set);
-    sigaddset(&w.set, SIGINT);
-    sigaddset(&w.set, SIGTERM);
-    sigaddset(&w.set, SIGUSR2); /* our own wake-up at the end */
-    pthread_sigmask(SIG_BLOCK, &w.set, NULL);
-    pthread_t th;
-    bool have_thread = pthread_create(&th, NULL, wait_signals, &w) == 0;
+    struct aut_cli_signals g;
+    aut_cli_signals_start(&g, job);
     enum aut_fail_class cls = aut_job_run(job);
-    if (have_thread) {
-        pthread_kill(th, SIGUSR2);
-        pthread_join(th, NULL);
-    }
+    aut_cli_signals_stop(&g);
     return cls;
 }
 

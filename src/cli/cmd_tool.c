@@ -167,37 +167,12 @@ static int build_args(const char *name, char **pos, int n, struct args *a, cJSON
 
 /* ---- running ---- */
 
-/* SIGINT/SIGTERM -> cancel, from a thread that waits for them (a signal
- * handler may not take the cancel token's mutex). */
-struct sigwaiter {
-    sigset_t set;
-    struct aut_job *job;
-};
-
-static void *wait_signals(void *arg)
-{
-    struct sigwaiter *w = arg;
-    int sig = 0;
-    if (sigwait(&w->set, &sig) == 0 && sig != SIGUSR2)
-        aut_job_cancel(w->job, sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
-    return NULL;
-}
-
 static cJSON *exec_with_signals(struct aut_job *job, const char *name, const cJSON *args)
 {
-    struct sigwaiter w = {.job = job};
-    sigemptyset(&w.set);
-    sigaddset(&w.set, SIGINT);
-    sigaddset(&w.set, SIGTERM);
-    sigaddset(&w.set, SIGUSR2); /* our own wake-up at the end */
-    pthread_sigmask(SIG_BLOCK, &w.set, NULL);
-    pthread_t th;
-    bool have_thread = pthread_create(&th, NULL, wait_signals, &w) == 0;
+    struct aut_cli_signals g;
+    aut_cli_signals_start(&g, job);
     cJSON *res = aut_tool_exec(job, name, args);
-    if (have_thread) {
-        pthread_kill(th, SIGUSR2);
-        pthread_join(th, NULL);
-    }
+    aut_cli_signals_stop(&g);
     return res;
 }
 
