@@ -164,21 +164,6 @@ static const struct key keys[] = {
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
-static int msg(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Formats into err (may be NULL); returns -1. */
-static int msg(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static const struct key *find_key(const char *section, const char *name, bool *section_known)
 {
     *section_known = false;
@@ -218,7 +203,7 @@ static int parse_bool(const struct key *k, void *field, const char *v, char *why
             return 0;
         }
     }
-    return msg(why, n, "expected a boolean (1/0, true/false, yes/no, on/off)");
+    return aut_errf(why, n, -1, "expected a boolean (1/0, true/false, yes/no, on/off)");
 }
 
 static int parse_uint(const struct key *k, void *field, const char *v, char *why, size_t n)
@@ -227,8 +212,8 @@ static int parse_uint(const struct key *k, void *field, const char *v, char *why
     errno = 0;
     unsigned long long u = *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
     if (!end || *end || errno || u < k->lo || u > k->hi)
-        return msg(why, n, "expected an integer in %llu..%llu", (unsigned long long)k->lo,
-                   (unsigned long long)k->hi);
+        return aut_errf(why, n, -1, "expected an integer in %llu..%llu", (unsigned long long)k->lo,
+                        (unsigned long long)k->hi);
     store_uint(field, k->size, u);
     return 0;
 }
@@ -240,7 +225,7 @@ static int parse_double(const struct key *k, void *field, const char *v, char *w
     double d = *v ? strtod(v, &end) : NAN;
     bool low = k->flags & K_OPEN_MIN ? d <= k->dlo : d < k->dlo;
     if (!end || *end || errno || !isfinite(d) || low || d > k->dhi) {
-        msg(why, n, "expected a number %s %g", k->flags & K_OPEN_MIN ? ">" : ">=", k->dlo);
+        aut_errf(why, n, -1, "expected a number %s %g", k->flags & K_OPEN_MIN ? ">" : ">=", k->dlo);
         size_t used = strlen(why);
         if (isfinite(k->dhi) && used < n)
             snprintf(why + used, n - used, " and <= %g", k->dhi);
@@ -254,9 +239,9 @@ static int parse_str(const struct key *k, void *field, const char *v, char *why,
 {
     size_t len = strlen(v);
     if (!len && !(k->flags & K_EMPTY_OK))
-        return msg(why, n, "expected a non-empty string");
+        return aut_errf(why, n, -1, "expected a non-empty string");
     if (len >= k->size)
-        return msg(why, n, "expected at most %zu characters", k->size - 1);
+        return aut_errf(why, n, -1, "expected at most %zu characters", k->size - 1);
     memcpy(field, v, len + 1);
     return 0;
 }
@@ -276,7 +261,7 @@ static int parse_choice(const struct key *k, void *field, const char *v, char *w
             return 0;
         }
     }
-    msg(why, n, "expected");
+    aut_errf(why, n, -1, "expected");
     for (size_t j = 0; j < i && (used = strlen(why)) < n; j++)
         snprintf(why + used, n - used, "%s%s", list_sep(j, i), k->names[j]);
     return -1;
@@ -287,7 +272,7 @@ static int parse_clock(const struct key *k, void *field, const char *v, char *wh
     unsigned h, m;
     char tail;
     if (sscanf(v, "%2u:%2u%c", &h, &m, &tail) != 2 || h > 23 || m > 59 || strlen(v) != 5)
-        return msg(why, n, "expected a time of day HH:MM (00:00..23:59)");
+        return aut_errf(why, n, -1, "expected a time of day HH:MM (00:00..23:59)");
     store_uint(field, k->size, h * 60 + m);
     return 0;
 }
@@ -351,11 +336,11 @@ static int parse_path(const struct key *k, void *field, const char *v, char *why
     char buf[PATH_MAX];
     size_t len = strlen(v), room = k->size < sizeof buf ? k->size : sizeof buf;
     if (!len && !(k->flags & K_EMPTY_OK))
-        return msg(why, n, "expected a path");
+        return aut_errf(why, n, -1, "expected a path");
     if (!len || ((k->flags & K_COMMAND) && !strchr(v, '/')))
         return parse_str(k, field, v, why, n); /* "" or a command found through PATH */
     if (resolve_path(v, len, buf, room) < 0)
-        return msg(why, n, "expected a path of at most %zu characters", room - 1);
+        return aut_errf(why, n, -1, "expected a path of at most %zu characters", room - 1);
     memcpy(field, buf, strlen(buf) + 1);
     return 0;
 }
@@ -366,7 +351,7 @@ static int parse_paths(const struct key *k, void *field, const char *v, char *wh
     size_t each = k->size / AUT_CONFIG_MAX_ROOTS;
     char *tmp = calloc(1, k->size);
     unsigned count = 0;
-    int rc = tmp ? 0 : msg(why, n, "out of memory");
+    int rc = tmp ? 0 : aut_errf(why, n, -1, "out of memory");
     for (const char *p = v; !rc && *v; p++) {
         const char *a = p, *e = strchrnul(p, ','), *b = e;
         while (a < b && (*a == ' ' || *a == '\t'))
@@ -374,10 +359,10 @@ static int parse_paths(const struct key *k, void *field, const char *v, char *wh
         while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
             b--;
         if (a == b || count == AUT_CONFIG_MAX_ROOTS)
-            rc = msg(why, n, "expected a comma-separated list of at most %d paths",
-                     AUT_CONFIG_MAX_ROOTS);
+            rc = aut_errf(why, n, -1, "expected a comma-separated list of at most %d paths",
+                          AUT_CONFIG_MAX_ROOTS);
         else if (resolve_path(a, (size_t)(b - a), tmp + count++ * each, each) < 0)
-            rc = msg(why, n, "expected paths of at most %zu characters", each - 1);
+            rc = aut_errf(why, n, -1, "expected paths of at most %zu characters", each - 1);
         if (!*e)
             break;
         p = e;
@@ -409,7 +394,7 @@ static int apply(const struct key *k, struct aut_config *c, const char *value, c
     char *unquoted = NULL;
     if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
         if (!(unquoted = strndup(value + 1, len - 2)))
-            return msg(why, n, "out of memory");
+            return aut_errf(why, n, -1, "out of memory");
         value = unquoted;
     }
     int rc = parsers[k->type](k, (char *)c + k->off, value, why, n);
@@ -515,18 +500,19 @@ static int load_file(struct aut_config *c, const char *file, char *err, size_t e
     char *text = NULL, ferr[PATH_MAX + 128];
     size_t len = 0;
     if (aut_read_file(file, CONFIG_MAX_BYTES, &text, &len, ferr, sizeof ferr) < 0)
-        return msg(err, errlen, "%s", ferr);
+        return aut_errf(err, errlen, -1, "%s", ferr);
     struct parse p = {.c = c, .file = file, .text = text, .len = len, .err = err, .errlen = errlen};
     int rc = ini_parse_stream(next_line, &p, on_value, &p);
     free(text);
     if (rc > 0 && (!p.err_line || rc < p.err_line))
-        return msg(err, errlen, "%s:%d: expected [section] or key = value", file, rc);
+        return aut_errf(err, errlen, -1, "%s:%d: expected [section] or key = value", file, rc);
     if (p.err_line)
         return -1;
     if (rc != 0)
-        return msg(err, errlen, "%s: %s", file, rc == -2 ? "out of memory" : "cannot parse");
+        return aut_errf(err, errlen, -1, "%s: %s", file,
+                        rc == -2 ? "out of memory" : "cannot parse");
     if (resolve_path(file, strlen(file), c->path, sizeof c->path) < 0)
-        return msg(err, errlen, "%s: path too long", file);
+        return aut_errf(err, errlen, -1, "%s: path too long", file);
     return 0;
 }
 
@@ -553,7 +539,7 @@ int aut_config_load(struct aut_config *c, const char *path, char *err, size_t er
 {
     struct aut_config *t = malloc(sizeof *t);
     if (!t)
-        return msg(err, errlen, "config: out of memory");
+        return aut_errf(err, errlen, -1, "config: out of memory");
     aut_config_defaults(t);
     if (!path) {
         const char *env = getenv("AUTON_CONFIG");
@@ -590,7 +576,7 @@ int aut_config_set(struct aut_config *c, const char *assignment, char *err, size
     size_t ln = eq ? (size_t)(eq - assignment) : strlen(assignment);
     const char *lhs = trim(assignment, &ln), *dot = memchr(lhs, '.', ln);
     if (!eq || !dot || dot == lhs || dot == lhs + ln - 1)
-        return msg(err, errlen, "-o %s: expected section.key=value", assignment);
+        return aut_errf(err, errlen, -1, "-o %s: expected section.key=value", assignment);
     size_t sn = (size_t)(dot - lhs), nn = ln - sn - 1, vn = strlen(eq + 1);
     const char *sec = trim(lhs, &sn), *nm = trim(dot + 1, &nn), *v = trim(eq + 1, &vn);
     bool known;
@@ -603,13 +589,13 @@ int aut_config_set(struct aut_config *c, const char *assignment, char *err, size
         k = find_key(section, name, &known);
     }
     if (!k)
-        return msg(err, errlen, "-o %.*s: unknown key", (int)ln, lhs);
+        return aut_errf(err, errlen, -1, "-o %.*s: unknown key", (int)ln, lhs);
     char *value = strndup(v, vn);
     if (!value)
-        return msg(err, errlen, "-o %s.%s: out of memory", section, name);
+        return aut_errf(err, errlen, -1, "-o %s.%s: out of memory", section, name);
     int rc = apply(k, c, value, why, sizeof why);
     if (rc < 0)
-        msg(err, errlen, "-o %s.%s: %s, got '%s'", section, name, why, value);
+        aut_errf(err, errlen, -1, "-o %s.%s: %s, got '%s'", section, name, why, value);
     free(value);
     return rc;
 }

@@ -19,6 +19,17 @@
 
 #define COPY_CHUNK (1u << 20)
 
+int aut_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
 int aut_fs_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
     if (err && errlen) {
@@ -252,7 +263,7 @@ int aut_read_file(const char *path, size_t max, char **data, size_t *len, char *
         rc = aut_fs_fail(err, errlen, -EISDIR, "read %s", path);
     } else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
         rc = aut_fs_fail(err, errlen, -EFBIG, "read %s (%lld bytes, at most %zu allowed)", path,
-                  (long long)st.st_size, max);
+                         (long long)st.st_size, max);
     } else {
         /* st_size is only a hint: the file may grow, and /proc files report 0 */
         size_t hint = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 4096;

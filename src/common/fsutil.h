@@ -19,8 +19,7 @@ int aut_write_file(const char *path, const void *data, size_t len, char *err, si
 
 /* Reads a whole file (at most max bytes, else -EFBIG) into a malloc'ed,
  * NUL-terminated buffer. */
-int aut_read_file(const char *path, size_t max, char **data, size_t *len, char *err,
-                  size_t errlen);
+int aut_read_file(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen);
 
 /* mkdir -p; rm -rf (no error if absent). Return 0 or -errno. */
 int aut_mkdirs(const char *path, unsigned mode);
@@ -28,6 +27,12 @@ int aut_rmtree(const char *path);
 
 /* write(2) of all n bytes, retrying short writes and EINTR. 0 or -errno. */
 int aut_write_all(int fd, const void *data, size_t n);
+
+/* Formats fmt into err (which may be NULL, or errlen 0) and returns rc: the
+ * error convention of the host modules (0 or negative, with a message that
+ * names what was wrong). */
+int aut_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Formats "<what>: <strerror(-rc)>" into err (which may be NULL); returns rc.
  * The error convention of this file and of the modules built on it. */

@@ -41,18 +41,6 @@ bool aut_httpc_is_url(const char *s)
     return s && (!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8));
 }
 
-/* Formats err (when there is one) and returns rc. */
-static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* What curl says failed: its generic text, plus the error buffer's details
  * (host, port, errno) when it has any. */
 static void curl_text(CURLcode res, const char *ebuf, char *out, size_t len)
@@ -222,31 +210,33 @@ static int dl_result(struct dl *s, CURLcode res, const char *ebuf, char *err, si
     long code = 0;
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
     if (s->stopped || res == CURLE_ABORTED_BY_CALLBACK)
-        return say(err, errlen, -ECANCELED, "GET %s: canceled", url);
+        return aut_errf(err, errlen, -ECANCELED, "GET %s: canceled", url);
     if (code == 416 && s->resumed_from > 0)
         return 0; /* nothing after our offset: dest is already whole */
     if (s->werr)
-        return say(err, errlen, -1, "GET %s: write %s: %s", url, s->d->dest, strerror(-s->werr));
+        return aut_errf(err, errlen, -1, "GET %s: write %s: %s", url, s->d->dest,
+                        strerror(-s->werr));
     s->remove = true;
     if (s->bad_status || (code && (code < 200 || code >= 300)))
-        return say(err, errlen, -EPROTO, "GET %s: HTTP %ld", url, code);
+        return aut_errf(err, errlen, -EPROTO, "GET %s: HTTP %ld", url, code);
     if (s->over || res == CURLE_FILESIZE_EXCEEDED)
-        return say(err, errlen, -EFBIG, "GET %s: over the limit of %" PRIu64 " bytes", url,
-                   s->d->max_bytes);
+        return aut_errf(err, errlen, -EFBIG, "GET %s: over the limit of %" PRIu64 " bytes", url,
+                        s->d->max_bytes);
     if (s->bad_range && s->range_start < 0)
-        return say(err, errlen, -1, "GET %s: HTTP 206 without a Content-Range", url);
+        return aut_errf(err, errlen, -1, "GET %s: HTTP 206 without a Content-Range", url);
     if (s->bad_range)
-        return say(err, errlen, -1, "GET %s: the server resumed at byte %" PRId64 ", not %" PRIu64,
-                   url, s->range_start, s->have);
+        return aut_errf(err, errlen, -1,
+                        "GET %s: the server resumed at byte %" PRId64 ", not %" PRIu64, url,
+                        s->range_start, s->have);
     s->remove = false;
     if (res != CURLE_OK) {
         curl_text(res, ebuf, what, sizeof what);
-        return say(err, errlen, -1, "GET %s: %s", url, what);
+        return aut_errf(err, errlen, -1, "GET %s: %s", url, what);
     }
     /* an empty 200 to a Range request never reached dl_write: start over here */
     if (!s->started && dl_judge_status(s) < 0)
-        return say(err, errlen, -1, "GET %s: truncate %s: %s", url, s->d->dest,
-                   strerror(s->werr ? -s->werr : EIO));
+        return aut_errf(err, errlen, -1, "GET %s: truncate %s: %s", url, s->d->dest,
+                        strerror(s->werr ? -s->werr : EIO));
     return 0;
 }
 
@@ -257,9 +247,10 @@ static int dl_open(struct dl *s, char *err, size_t errlen)
     s->created = access(s->d->dest, F_OK) != 0;
     s->fd = open(s->d->dest, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (s->fd < 0)
-        return say(err, errlen, -1, "GET %s: open %s: %s", s->d->url, s->d->dest, strerror(errno));
+        return aut_errf(err, errlen, -1, "GET %s: open %s: %s", s->d->url, s->d->dest,
+                        strerror(errno));
     if (fstat(s->fd, &st) < 0) {
-        say(err, errlen, -1, "GET %s: stat %s: %s", s->d->url, s->d->dest, strerror(errno));
+        aut_errf(err, errlen, -1, "GET %s: stat %s: %s", s->d->url, s->d->dest, strerror(errno));
         close(s->fd);
         return -1;
     }
@@ -276,29 +267,29 @@ int aut_httpc_download(const struct aut_httpc_download *d, uint64_t *bytes, char
     int rc;
     aut_httpc_global_init();
     if (!d || !aut_httpc_is_url(d->url) || !d->dest)
-        return say(err, errlen, -1, "GET %s: %s", d && d->url ? d->url : "(no URL)",
-                   d && d->dest ? "not an http(s) URL" : "no destination");
+        return aut_errf(err, errlen, -1, "GET %s: %s", d && d->url ? d->url : "(no URL)",
+                        d && d->dest ? "not an http(s) URL" : "no destination");
     if (dl_open(&s, err, errlen) < 0)
         return -1;
     if (d->max_bytes && s.have > d->max_bytes) {
         s.remove = true;
-        rc = say(err, errlen, -EFBIG, "GET %s: over the limit of %" PRIu64 " bytes", d->url,
-                 d->max_bytes);
+        rc = aut_errf(err, errlen, -EFBIG, "GET %s: over the limit of %" PRIu64 " bytes", d->url,
+                      d->max_bytes);
         goto fail;
     }
     if (!(s.easy = curl_easy_init()) || dl_setup(&s, ebuf) < 0) {
-        rc = say(err, errlen, -1, "GET %s: cannot set up a curl handle", d->url);
+        rc = aut_errf(err, errlen, -1, "GET %s: cannot set up a curl handle", d->url);
         goto fail;
     }
     rc = dl_result(&s, curl_easy_perform(s.easy), ebuf, err, errlen);
     if (!rc && fstat(s.fd, &st) < 0)
-        rc = say(err, errlen, -1, "GET %s: stat %s: %s", d->url, d->dest, strerror(errno));
+        rc = aut_errf(err, errlen, -1, "GET %s: stat %s: %s", d->url, d->dest, strerror(errno));
     if (!rc && bytes)
         *bytes = (uint64_t)st.st_size;
 fail:
     curl_easy_cleanup(s.easy);
     if (close(s.fd) < 0 && !rc)
-        rc = say(err, errlen, -1, "GET %s: close %s: %s", d->url, d->dest, strerror(errno));
+        rc = aut_errf(err, errlen, -1, "GET %s: close %s: %s", d->url, d->dest, strerror(errno));
     /* a failure removes what is not worth resuming, and never leaves an
      * empty file this call created (no connection, say) */
     if (rc && (s.remove || (s.created && stat(d->dest, &st) == 0 && st.st_size == 0)))
@@ -431,9 +422,9 @@ static int rq_failure(CURL *e, const struct aut_httpc_req *r, struct rq *q, CURL
     char what[CURL_ERROR_SIZE + 128];
     long oserr = 0;
     if (q->nomem)
-        return say(err, errlen, -1, "%s: out of memory for the response", name);
+        return aut_errf(err, errlen, -1, "%s: out of memory for the response", name);
     curl_text(res, ebuf, what, sizeof what);
-    say(err, errlen, -1, "%s: %s", name, what);
+    aut_errf(err, errlen, -1, "%s: %s", name, what);
     if (!r->unix_path || res != CURLE_COULDNT_CONNECT)
         return -1;
     curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &oserr);
@@ -457,15 +448,15 @@ int aut_httpc_request(const struct aut_httpc_req *r, long *status, char **resp, 
     if (resp_len)
         *resp_len = 0;
     if (!r || !r->url)
-        return say(err, errlen, -1, "request: no URL");
+        return aut_errf(err, errlen, -1, "request: no URL");
     snprintf(name, sizeof name, "%s %s%s%s", r->method ? r->method : "GET", r->url,
              r->unix_path ? " via " : "", r->unix_path ? r->unix_path : "");
     /* told apart up front: "no daemon" is the common case for autonctl */
     if (r->unix_path && stat(r->unix_path, &st) < 0 && errno == ENOENT)
-        return say(err, errlen, -ENOENT, "%s: %s", name, strerror(ENOENT));
+        return aut_errf(err, errlen, -ENOENT, "%s: %s", name, strerror(ENOENT));
     if (!(e = curl_easy_init()) || !(hdrs = header_list(NULL, r->headers)) ||
         rq_setup(e, &q, hdrs, ebuf) < 0) {
-        say(err, errlen, -1, "%s: cannot set up a curl handle", name);
+        aut_errf(err, errlen, -1, "%s: cannot set up a curl handle", name);
         goto fail;
     }
     CURLcode res = curl_easy_perform(e);
@@ -476,7 +467,7 @@ int aut_httpc_request(const struct aut_httpc_req *r, long *status, char **resp, 
         goto fail;
     }
     if (q.keep && !q.buf && !(q.buf = calloc(1, 1))) { /* an empty body is still a string */
-        say(err, errlen, -1, "%s: out of memory for the response", name);
+        aut_errf(err, errlen, -1, "%s: out of memory for the response", name);
         goto fail;
     }
     rc = 0;

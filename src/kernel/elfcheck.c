@@ -16,18 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+
 #define MODEL_SECTION ".slm_model"
 
 static const char *const model_syms[3] = {"slm_model_start", "slm_model_end", "slm_model_size"};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static const char *section_name(Elf *e, size_t shstrndx, const GElf_Shdr *sh)
 {
@@ -48,14 +41,16 @@ static int check_tables(Elf *e, const GElf_Ehdr *eh, const char *path, uint64_t 
 {
     size_t shnum;
     if (!inside(eh->e_phoff, eh->e_phnum, eh->e_phentsize, size))
-        return fail(err, errlen, "%s: program headers past the end of the file (truncated?)", path);
+        return aut_errf(err, errlen, -1,
+                        "%s: program headers past the end of the file (truncated?)", path);
     if (eh->e_shoff == 0)
         return 0; /* no section table at all: reported as "no symbol table" */
     if (!inside(eh->e_shoff, eh->e_shnum ? eh->e_shnum : 1, eh->e_shentsize, size))
-        return fail(err, errlen, "%s: section headers past the end of the file (truncated?)", path);
+        return aut_errf(err, errlen, -1,
+                        "%s: section headers past the end of the file (truncated?)", path);
     if (elf_getshdrnum(e, &shnum) != 0 || !inside(eh->e_shoff, shnum, eh->e_shentsize, size))
-        return fail(err, errlen, "%s: truncated or corrupt section headers (%s)", path,
-                    elf_errmsg(-1));
+        return aut_errf(err, errlen, -1, "%s: truncated or corrupt section headers (%s)", path,
+                        elf_errmsg(-1));
     return 0;
 }
 
@@ -67,17 +62,19 @@ static int scan_sections(Elf *e, const char *path, struct aut_elf_info *in, Elf_
 {
     size_t shstrndx;
     if (elf_getshdrstrndx(e, &shstrndx) != 0)
-        return fail(err, errlen, "%s: truncated or corrupt section headers (%s)", path,
-                    elf_errmsg(-1));
+        return aut_errf(err, errlen, -1, "%s: truncated or corrupt section headers (%s)", path,
+                        elf_errmsg(-1));
     for (Elf_Scn *scn = NULL; (scn = elf_nextscn(e, scn)) != NULL;) {
         GElf_Shdr sh;
         if (!gelf_getshdr(scn, &sh))
-            return fail(err, errlen, "%s: corrupt section header (%s)", path, elf_errmsg(-1));
+            return aut_errf(err, errlen, -1, "%s: corrupt section header (%s)", path,
+                            elf_errmsg(-1));
         const char *name = section_name(e, shstrndx, &sh);
         if (sh.sh_type != SHT_NOBITS &&
             (sh.sh_offset > in->file_size || sh.sh_size > in->file_size - sh.sh_offset))
-            return fail(err, errlen, "%s: section %s extends past the end of the file (truncated?)",
-                        path, name);
+            return aut_errf(err, errlen, -1,
+                            "%s: section %s extends past the end of the file (truncated?)", path,
+                            name);
         if (sh.sh_flags & SHF_ALLOC) {
             if (sh.sh_flags & SHF_EXECINSTR)
                 in->text += sh.sh_size;
@@ -96,7 +93,7 @@ static int scan_sections(Elf *e, const char *path, struct aut_elf_info *in, Elf_
         }
     }
     if (elf_errno() != 0)
-        return fail(err, errlen, "%s: corrupt section table (%s)", path, elf_errmsg(-1));
+        return aut_errf(err, errlen, -1, "%s: corrupt section table (%s)", path, elf_errmsg(-1));
     return 0;
 }
 
@@ -146,14 +143,15 @@ static int scan_symbols(Elf *e, Elf_Scn *symtab, const char *path, struct aut_el
     Elf_Data *data = elf_getdata(symtab, NULL);
     if (!data || !gelf_getshdr(symtab, &sh) || sh.sh_entsize == 0 ||
         elf_getshdrstrndx(e, &shstrndx) != 0)
-        return fail(err, errlen, "%s: unreadable symbol table (%s)", path, elf_errmsg(-1));
+        return aut_errf(err, errlen, -1, "%s: unreadable symbol table (%s)", path, elf_errmsg(-1));
     Elf_Data *xdata = xindex_data(e, symtab);
     size_t count = sh.sh_size / sh.sh_entsize;
     for (size_t i = 1; i < count; i++) {
         GElf_Sym sym;
         Elf32_Word xshndx = 0;
         if (!gelf_getsymshndx(data, xdata, (int)i, &sym, &xshndx))
-            return fail(err, errlen, "%s: corrupt symbol %zu (%s)", path, i, elf_errmsg(-1));
+            return aut_errf(err, errlen, -1, "%s: corrupt symbol %zu (%s)", path, i,
+                            elf_errmsg(-1));
         const char *name = elf_strptr(e, sh.sh_link, sym.st_name);
         Elf32_Word shndx = sym.st_shndx == SHN_XINDEX ? xshndx : sym.st_shndx;
         for (size_t k = 0; name && k < 3; k++)
@@ -176,25 +174,25 @@ int aut_elf_inspect(const char *path, struct aut_elf_info *info, char *err, size
     int rc = -1;
     memset(&in, 0, sizeof in);
     if (elf_version(EV_CURRENT) == EV_NONE) {
-        fail(err, errlen, "libelf: %s", elf_errmsg(-1));
+        aut_errf(err, errlen, -1, "libelf: %s", elf_errmsg(-1));
         goto out;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        aut_errf(err, errlen, -1, "%s: %s", path, strerror(errno));
         goto close_fd;
     }
     if (!S_ISREG(st.st_mode)) {
-        fail(err, errlen, "%s: not a regular file", path);
+        aut_errf(err, errlen, -1, "%s: not a regular file", path);
         goto close_fd;
     }
     in.file_size = (uint64_t)st.st_size;
     if (!(e = elf_begin(fd, ELF_C_READ, NULL)) || elf_kind(e) != ELF_K_ELF) {
-        fail(err, errlen, "%s: not an ELF file", path);
+        aut_errf(err, errlen, -1, "%s: not an ELF file", path);
         goto end;
     }
     if (!gelf_getehdr(e, &eh)) {
-        fail(err, errlen, "%s: truncated or corrupt ELF header (%s)", path, elf_errmsg(-1));
+        aut_errf(err, errlen, -1, "%s: truncated or corrupt ELF header (%s)", path, elf_errmsg(-1));
         goto end;
     }
     in.elf64_x86_64 =
@@ -205,7 +203,7 @@ int aut_elf_inspect(const char *path, struct aut_elf_info *info, char *err, size
     if (scan_sections(e, path, &in, &symtab, err, errlen) != 0)
         goto end;
     if (!symtab) {
-        fail(err, errlen, "%s: no symbol table", path);
+        aut_errf(err, errlen, -1, "%s: no symbol table", path);
         goto end;
     }
     in.has_symtab = true;

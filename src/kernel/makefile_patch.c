@@ -18,15 +18,6 @@
 
 #define MAX_MAKEFILE (16u << 20) /* a Makefile larger than this is not one */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* One logical line: [start, end) is its text without the final line ending,
  * [end, next) that ending ("\n", "\r\n" or nothing at the end of the file). */
 struct mkline {
@@ -178,13 +169,13 @@ static struct mkline find_assignment(const char *b, size_t len, const char *name
 static int check_var(const struct aut_mkvar *v, const char *label, char *err, size_t errlen)
 {
     if (!v->name || !*v->name || strpbrk(v->name, " \t\r\n:#=\\$"))
-        return fail(err, errlen, "%s: `%s` is not a variable name", label,
-                    v->name ? v->name : "(null)");
+        return aut_errf(err, errlen, -1, "%s: `%s` is not a variable name", label,
+                        v->name ? v->name : "(null)");
     size_t n = v->value ? strlen(v->value) : 0;
     if (!v->value || strpbrk(v->value, "\r\n#") || (n && v->value[n - 1] == '\\'))
-        return fail(err, errlen,
-                    "%s: the value for %s cannot hold a line break, '#' or a final backslash",
-                    label, v->name);
+        return aut_errf(err, errlen, -1,
+                        "%s: the value for %s cannot hold a line break, '#' or a final backslash",
+                        label, v->name);
     return 0;
 }
 
@@ -214,17 +205,17 @@ static size_t plan(const char *buf, size_t len, const struct aut_mkvar *vars, si
             return 0;
         for (size_t j = 0; j < k; j++)
             if (strcmp(vars[j].name, vars[k].name) == 0)
-                return fail(err, errlen, "%s: %s is set twice", label, vars[k].name), 0;
+                return aut_errf(err, errlen, -1, "%s: %s is set twice", label, vars[k].name), 0;
         struct mkline l = find_assignment(buf, len, vars[k].name, &value);
         if (l.start == SIZE_MAX)
-            return fail(err, errlen, "%s: no top-level `%s :=` assignment to patch", label,
-                        vars[k].name),
+            return aut_errf(err, errlen, -1, "%s: no top-level `%s :=` assignment to patch", label,
+                            vars[k].name),
                    0;
         ed[k] = (struct edit){l.start, l.end, value, value, 0, 0, &vars[k]};
         split_value(buf, &l, &ed[k].vs, &ed[k].ve, &ed[k].cs);
         add = strlen(vars[k].name) + strlen(vars[k].value) + 5; /* " := " and " " */
         if (need > SIZE_MAX - add)
-            return fail(err, errlen, "%s: too large", label), 0;
+            return aut_errf(err, errlen, -1, "%s: too large", label), 0;
         need += add;
     }
     qsort(ed, n, sizeof *ed, cmp_edit);

@@ -11,12 +11,14 @@
  * stops recording there; what it holds stays valid.
  */
 #include "console.h"
-#include "sbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fsutil.h"
+#include "sbuf.h"
 
 #define PROMPT_LEN (sizeof AUT_CONSOLE_PROMPT - 1)
 #define PANIC_PREFIX "KERNEL PANIC:"
@@ -487,21 +489,6 @@ char *aut_console_since_mark(struct aut_console *c)
 
 /* ---- the parsers ---------------------------------------------------------- */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Writes the reason into err (when there is room) and returns -1. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* The next line at *pos, without its "\n" or "\r\n" and without a "[ s.mmm] "
  * stamp; advances *pos. Returns false at the end of the text. */
 static bool next_line(const char **pos, const char **line, size_t *n)
@@ -583,14 +570,15 @@ static int parse_stats(const char *s, size_t n, struct aut_query_result *r, char
             if ((size_t)(eq - tok) != kl || memcmp(tok, stat_keys[k], kl) != 0)
                 continue;
             if (set_stat(r, k, eq + 1, p))
-                return fail(err, errlen, "malformed \"SLM: Stats:\" line: bad %.*s",
-                            quote_len((size_t)(p - tok)), tok);
+                return aut_errf(err, errlen, -1, "malformed \"SLM: Stats:\" line: bad %.*s",
+                                quote_len((size_t)(p - tok)), tok);
             seen |= 1u << k;
         }
     }
     for (int k = 0; k < K_COUNT; k++)
         if (!(seen & (1u << k)))
-            return fail(err, errlen, "malformed \"SLM: Stats:\" line: no %s=", stat_keys[k]);
+            return aut_errf(err, errlen, -1,
+                            "malformed \"SLM: Stats:\" line: no %s=", stat_keys[k]);
     return 0;
 }
 
@@ -646,15 +634,16 @@ int aut_console_parse_query(const char *text, struct aut_query_result *r, char *
     int rc;
     memset(r, 0, sizeof *r);
     if (!text)
-        return fail(err, errlen, "no text");
+        return aut_errf(err, errlen, -1, "no text");
     if (collect_answer(text, &out, &have_output, &stats, &stats_n, kernel_err, sizeof kernel_err))
-        rc = fail(err, errlen, "out of memory");
+        rc = aut_errf(err, errlen, -1, "out of memory");
     else if (!stats && kernel_err[0])
-        rc = fail(err, errlen, "no \"SLM: Stats:\" line; the kernel said \"%s\"", kernel_err);
+        rc = aut_errf(err, errlen, -1, "no \"SLM: Stats:\" line; the kernel said \"%s\"",
+                      kernel_err);
     else if (!stats)
-        rc = fail(err, errlen, "no \"SLM: Stats:\" line");
+        rc = aut_errf(err, errlen, -1, "no \"SLM: Stats:\" line");
     else if (!have_output)
-        rc = fail(err, errlen, "no \"SLM: Output:\" line before \"SLM: Stats:\"");
+        rc = aut_errf(err, errlen, -1, "no \"SLM: Output:\" line before \"SLM: Stats:\"");
     else
         rc = parse_stats(stats, stats_n, r, err, errlen);
     if (rc) {
@@ -740,19 +729,19 @@ int aut_console_parse_selftest(const char *text, struct aut_selftest_result *r, 
         }
     }
     if (!r->summary && bad)
-        return fail(err, errlen,
-                    "malformed selftest summary \"%.*s\" (want \"SELFTEST: N passed, "
-                    "M failed\")",
-                    quote_len(bad_n), bad);
+        return aut_errf(err, errlen, -1,
+                        "malformed selftest summary \"%.*s\" (want \"SELFTEST: N passed, "
+                        "M failed\")",
+                        quote_len(bad_n), bad);
     if (!r->summary)
-        return fail(err, errlen, "no \"SELFTEST: N passed, M failed\" summary line");
+        return aut_errf(err, errlen, -1, "no \"SELFTEST: N passed, M failed\" summary line");
     if (entries > AUT_SELFTEST_MAX)
-        return fail(err, errlen, "%u SELFTEST lines, more than the %d kept", entries,
-                    AUT_SELFTEST_MAX);
+        return aut_errf(err, errlen, -1, "%u SELFTEST lines, more than the %d kept", entries,
+                        AUT_SELFTEST_MAX);
     if (passed != r->passed || failed != r->failed)
-        return fail(err, errlen,
-                    "summary says %u passed, %u failed but the SELFTEST lines show "
-                    "%u passed, %u failed",
-                    r->passed, r->failed, passed, failed);
+        return aut_errf(err, errlen, -1,
+                        "summary says %u passed, %u failed but the SELFTEST lines show "
+                        "%u passed, %u failed",
+                        r->passed, r->failed, passed, failed);
     return 0;
 }
