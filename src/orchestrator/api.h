@@ -68,6 +68,10 @@ bool aut_api_has_dotdot(const char *p);
 /* Whether path is root or lies under it (both real paths). */
 bool aut_api_under(const char *path, const char *root);
 
+/* Queues a job for request (borrowed; no idempotency key) and answers 202
+ * with it and its Location, or 500 when the store fails. */
+void aut_api_queue(struct aut_api_call *c, const cJSON *request);
+
 /* Answers with the JSON file name of the captured job's report directory,
  * or 404 code "job <id> (<state>) has no <what>" followed, while the job is
  * queued or running, by " yet: it is written when the <writer> ends", else

@@ -211,6 +211,17 @@ int aut_api_insert_job(struct aut_daemon *d, const cJSON *request, const char *i
     return rc;
 }
 
+void aut_api_queue(struct aut_api_call *c, const cJSON *request)
+{
+    char id[AUT_DB_ID_MAX];
+    int rc = aut_api_insert_job(c->d, request, NULL, NULL, 0, NULL, id);
+    cJSON *job = rc < 0 ? NULL : aut_db_job_get(c->db, id);
+    if (!job)
+        return aut_api_fail(c, 500, "store", "job store: %s", aut_db_error(c->db));
+    snprintf(c->headers, sizeof c->headers, "Location: /v1/integrations/%s\r\n", id);
+    aut_api_json(c, 202, job);
+}
+
 void aut_api_create(struct aut_api_call *c)
 {
     const struct aut_http_req *q = c->req;

@@ -61,14 +61,8 @@ void aut_api_ws_rollback(struct aut_api_call *c)
     const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(body, "reason"));
     cJSON_AddStringToObject(r, "reason", reason ? reason : "requested through autond's API");
     cJSON_Delete(body);
-    char id[AUT_DB_ID_MAX];
-    int rc = aut_api_insert_job(c->d, r, NULL, NULL, 0, NULL, id);
+    aut_api_queue(c, r);
     cJSON_Delete(r);
-    cJSON *job = rc < 0 ? NULL : aut_db_job_get(c->db, id);
-    if (!job)
-        return aut_api_fail(c, 500, "store", "job store: %s", aut_db_error(c->db));
-    snprintf(c->headers, sizeof c->headers, "Location: /v1/integrations/%s\r\n", id);
-    aut_api_json(c, 202, job);
 }
 
 /* ---- GET /v1/models ----------------------------------------------------------------------- */

@@ -116,14 +116,8 @@ void aut_api_tool(struct aut_api_call *c)
     snprintf(label, sizeof label, "(tool %s)", name);
     cJSON_AddStringToObject(r, "model", label);
     cJSON_AddItemToObject(r, "args", args);
-    char id[AUT_DB_ID_MAX];
-    int rc = aut_api_insert_job(c->d, r, NULL, NULL, 0, NULL, id);
+    aut_api_queue(c, r);
     cJSON_Delete(r);
-    cJSON *job = rc < 0 ? NULL : aut_db_job_get(c->db, id);
-    if (!job)
-        return aut_api_fail(c, 500, "store", "job store: %s", aut_db_error(c->db));
-    snprintf(c->headers, sizeof c->headers, "Location: /v1/integrations/%s\r\n", id);
-    aut_api_json(c, 202, job);
 }
 
 void aut_api_result(struct aut_api_call *c)
