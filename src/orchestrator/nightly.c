@@ -60,34 +60,31 @@ static void expand(const struct aut_config *cfg, const char *pattern, cJSON *lis
     }
 }
 
-static int split_list(const char *text, char items[][PATH_MAX], int max)
+/* The non-empty items of a comma-separated list, trimmed (the caller's array). */
+static cJSON *split_list(const char *text)
 {
-    int n = 0;
-    char buf[2048];
-    snprintf(buf, sizeof buf, "%s", text);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < max;
+    cJSON *items = cJSON_CreateArray();
+    char *buf = strdup(text);
+    for (char *save = NULL, *t = buf ? strtok_r(buf, ",", &save) : NULL; t;
          t = strtok_r(NULL, ",", &save)) {
         trim(t);
         if (*t)
-            snprintf(items[n++], PATH_MAX, "%s", t);
+            cJSON_AddItemToArray(items, cJSON_CreateString(t));
     }
-    return n;
+    free(buf);
+    return items;
 }
 
 int aut_nightly_start(struct aut_daemon *d, const struct aut_conf *c, const char *trigger,
                       const char *day, cJSON **out, char *err, size_t errlen)
 {
     const struct aut_config *cfg = &c->cfg;
-    static char pats[32][PATH_MAX]; /* only one thread at a time: see below */
-    char archs[8][PATH_MAX];
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* guards pats */
-    pthread_mutex_lock(&mu);
-    int np = split_list(cfg->nightly_models, pats, 32);
-    int na = split_list(cfg->nightly_archs, archs, 8);
+    cJSON *pats = split_list(cfg->nightly_models), *archs = split_list(cfg->nightly_archs);
     cJSON *models = cJSON_CreateArray();
-    for (int i = 0; i < np; i++)
-        expand(cfg, pats[i], models);
-    pthread_mutex_unlock(&mu);
+    const cJSON *p, *m, *a;
+    cJSON_ArrayForEach(p, pats) expand(cfg, p->valuestring, models);
+    int np = cJSON_GetArraySize(pats), na = cJSON_GetArraySize(archs);
+    cJSON_Delete(pats);
     if (cJSON_GetArraySize(models) == 0 || na == 0) {
         snprintf(err, errlen,
                  np == 0 ? "[nightly] models is empty: nothing to run"
@@ -95,6 +92,7 @@ int aut_nightly_start(struct aut_daemon *d, const struct aut_conf *c, const char
                            "model roots",
                  cfg->nightly_models);
         cJSON_Delete(models);
+        cJSON_Delete(archs);
         return -1;
     }
     int64_t run = 0;
@@ -104,23 +102,24 @@ int aut_nightly_start(struct aut_daemon *d, const struct aut_conf *c, const char
                  rc == -EEXIST ? "the nightly run of %s exists already" : "job store: %s",
                  rc == -EEXIST ? day : aut_db_error(d->db));
         cJSON_Delete(models);
+        cJSON_Delete(archs);
         return -1;
     }
     cJSON *res = cJSON_CreateObject(), *jobs = cJSON_AddArrayToObject(res, "jobs");
     cJSON_AddNumberToObject(res, "id", (double)run);
     cJSON_AddStringToObject(res, "trigger", trigger);
-    const cJSON *m;
-    cJSON_ArrayForEach(m, models) for (int a = 0; a < na; a++)
+    cJSON_ArrayForEach(m, models) cJSON_ArrayForEach(a, archs)
     {
         cJSON *req = cJSON_CreateObject();
         cJSON_AddStringToObject(req, "model", m->valuestring);
-        cJSON_AddStringToObject(req, "arch", archs[a]);
+        cJSON_AddStringToObject(req, "arch", a->valuestring);
         char id[AUT_DB_ID_MAX];
         if (aut_api_insert_job(d, req, NULL, NULL, run, NULL, id) >= 0)
             cJSON_AddItemToArray(jobs, cJSON_CreateString(id));
         cJSON_Delete(req);
     }
     cJSON_Delete(models);
+    cJSON_Delete(archs);
     aut_dlog("nightly run %lld (%s): %d job(s) queued", (long long)run, trigger,
              cJSON_GetArraySize(jobs));
     *out = res;
