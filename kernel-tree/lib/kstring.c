@@ -4,8 +4,10 @@
  * Only linked into kernel builds: host programs use libc's. The compiler may
  * emit calls to memcpy/memset for struct copies, so these must exist under
  * their standard names. Byte loops are enough: the hot paths (matmuls) never
- * call them.
+ * call them (kstring.h maps the calls to compiler builtins, which inline
+ * the small fixed-size copies).
  */
+#define KSTRING_IMPL
 #include "kstring.h"
 
 #include <stdint.h>

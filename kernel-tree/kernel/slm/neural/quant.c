@@ -15,6 +15,8 @@
 #define EBX7_AVX512DQ (1u << 17)
 #define EBX7_AVX512BW (1u << 30)
 #define EBX7_AVX512VL (1u << 31)
+#define ECX7_AVX512VBMI (1u << 1)
+#define ECX7_GFNI (1u << 8)
 #define ECX7_AVX512VNNI (1u << 11)
 /* XCR0: SSE|AVX state, and opmask|ZMM_Hi256|Hi16_ZMM on top of it. */
 #define XCR0_YMM 0x06u
@@ -79,7 +81,8 @@ enum slm_isa slm_cpu_detect(void)
 bool slm__cpu_has_avx512_vnni(void)
 {
     struct cpu_bits c = cpu_bits();
-    return has_avx512(&c) && (c.ecx7 & ECX7_AVX512VNNI);
+    uint32_t need7 = ECX7_AVX512VNNI | ECX7_AVX512VBMI | ECX7_GFNI;
+    return has_avx512(&c) && (c.ecx7 & need7) == need7;
 }
 
 static const char *const isa_names[SLM_ISA_COUNT] = {"scalar", "sse2", "avx2", "avx512"};

@@ -18,7 +18,8 @@
 #include "quant_impl.h"
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
-#define T512V __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")))
+#define T512V                                                                                      \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,gfni,fma,f16c")))
 #define INL static inline __attribute__((always_inline))
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -368,11 +369,35 @@ INL T512V __m128i q4_0_block_vnni(const uint8_t *wb, __m128i ylo, __m128i yhi, _
     return _mm_dpbusd_epi32(i32, _mm_and_si128(_mm_srli_epi16(q, 4), m4), yhi);
 }
 
+/* vpermt2b indexes: 128-bit lane k <- qs of block k (bytes 18k+2..18k+17)
+ * of a 4-block span read as two 64-byte registers, for the span at the
+ * start of an 8-block step (qs4_a) and the one 72 bytes on (qs4_b: bytes
+ * 72+18k+2-64 of the second and third registers). */
+static const uint8_t qs4_a[64] = {
+#define Q(k) 18 * k + 2, 18 * k + 3, 18 * k + 4, 18 * k + 5, 18 * k + 6, 18 * k + 7, 18 * k + 8,     \
+             18 * k + 9, 18 * k + 10, 18 * k + 11, 18 * k + 12, 18 * k + 13, 18 * k + 14,          \
+             18 * k + 15, 18 * k + 16, 18 * k + 17
+    Q(0), Q(1), Q(2), Q(3)
+#undef Q
+};
+static const uint8_t qs4_b[64] = {
+#define Q(k) 18 * k + 10, 18 * k + 11, 18 * k + 12, 18 * k + 13, 18 * k + 14, 18 * k + 15,          \
+             18 * k + 16, 18 * k + 17, 18 * k + 18, 18 * k + 19, 18 * k + 20, 18 * k + 21,         \
+             18 * k + 22, 18 * k + 23, 18 * k + 24, 18 * k + 25
+    Q(0), Q(1), Q(2), Q(3)
+#undef Q
+};
+
+/* gf2p8affineqb matrix taking each byte to its high nibble (b >> 4): row
+ * i (byte 7 - i of the qword) selects source bit i + 4 for i < 4. */
+#define GF_HI_NIBBLE 0x1020408000000000ull
+
 INL T512V void q4_0_rows_vnni(int n, const uint8_t *w, size_t rb, const uint8_t *x, float *s,
                               const int R)
 {
     const int nb = n / 32;
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), gfhi = _mm512_set1_epi64((long long)GF_HI_NIBBLE);
+    const __m512i ia = ld512(qs4_a), ib = ld512(qs4_b), ig = ld512((const uint8_t *)gather18);
     __m512 acc[8];
     __m128 tacc[8];
 #pragma GCC unroll 8
@@ -389,12 +414,18 @@ INL T512V void q4_0_rows_vnni(int n, const uint8_t *w, size_t rb, const uint8_t 
             const uint8_t *wb = w + r * rb + (size_t)b * SLM__Q4_0_SIZE;
             if (R >= 4)
                 slm__prefetch(wb, R * rb, 8 * SLM__Q4_0_SIZE);
-            __m512 d = _mm512_mul_ps(_mm512_zextps256_ps512(f16x8_stride18(wb)), a.d);
-            __m512i q[2] = {lanes4(wb, SLM__Q4_0_SIZE, 2), lanes4(wb + 72, SLM__Q4_0_SIZE, 2)};
+            /* the step's 144 bytes: [0,64) [64,128) and [128,144) */
+            __m512i v0 = ld512(wb), v1 = ld512(wb + 64);
+            __m512i v2 = _mm512_castsi128_si512(ld128(wb + 128));
+            __m512 dw = _mm512_zextps256_ps512(
+                _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(v0, ig, v1))));
+            __m512 d = _mm512_mul_ps(dw, a.d);
+            __m512i q[2] = {_mm512_permutex2var_epi8(v0, ia, v1),
+                            _mm512_permutex2var_epi8(v1, ib, v2)};
 #pragma GCC unroll 4
             for (int h = 0; h < 2; h++) {
                 __m512i lo = _mm512_and_si512(q[h], m4);
-                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q[h], 4), m4);
+                __m512i hi = _mm512_gf2p8affine_epi64_epi8(q[h], gfhi, 0);
                 __m512i i32 = _mm512_dpbusd_epi32(a.corr[h], lo, a.lo[h]);
                 i32 = _mm512_dpbusd_epi32(i32, hi, a.hi[h]);
                 acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i32), bcast_quad(d, h), acc[r]);

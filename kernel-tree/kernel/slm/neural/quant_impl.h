@@ -80,8 +80,9 @@ void slm__q6_k_to_float(const void *src, float *dst, int64_t n);
 const struct slm_qops *slm__qops_scalar(uint32_t type);
 const struct slm_qops *slm__qops_sse2(uint32_t type);
 const struct slm_qops *slm__qops_avx2(uint32_t type);
-/* vnni: the AVX-512 table whose Q4_0/Q8_0 kernels use vpdpbusd; only for a
- * CPU with AVX512_VNNI (quant.c decides, the tests may ask for either). */
+/* vnni: the AVX-512 table whose Q4_0/Q8_0 kernels use vpdpbusd (and Q4_0
+ * vpermt2b and gf2p8affineqb); only for a CPU slm__cpu_has_avx512_vnni()
+ * accepts (quant.c decides, the tests may ask for either). */
 const struct slm_qops *slm__qops_avx512(uint32_t type, bool vnni);
 
 extern const struct slm_vops slm__vops_scalar;
@@ -89,7 +90,9 @@ extern const struct slm_vops slm__vops_sse2;
 extern const struct slm_vops slm__vops_avx2;
 extern const struct slm_vops slm__vops_avx512;
 
-/* True if the CPU has AVX-512 (as SLM_ISA_AVX512) plus AVX512_VNNI. */
+/* True if the CPU has AVX-512 (as SLM_ISA_AVX512) plus AVX512_VNNI,
+ * AVX512_VBMI and GFNI (Ice Lake and later; Cascade Lake's VNNI alone gets
+ * the pmaddubsw table). */
 bool slm__cpu_has_avx512_vnni(void);
 
 /* Matvec kernels stream rows in groups of R (4 or 8); a row is a few KiB,
