@@ -16,7 +16,8 @@
  *     summation order differs
  *   vec_dot against double dequantize-then-dot: 2e-6 * sum|w_i y_i|
  *   vops: dot within 2e-6 * sum|a_i b_i|, axpy within 1e-6 * (|y| + |a x|),
- *     f32_to_f16 bit-identical
+ *     f32_to_f16 bit-identical; attn_head within 1e-5 * max|v|, silu_mul
+ *     within 1e-6 relative, argmax exact (test_vops_forward_match_scalar)
  */
 #include <math.h>
 #include <setjmp.h>
@@ -819,6 +820,92 @@ static void test_vops_match_scalar(void **state)
 
 /* F16C quiets signalling NaNs, fp16.h keeps them: NaNs only have to stay
  * NaN through to_float; everything else is bit-identical (all 65536). */
+/* attn_head, silu_mul and argmax of each variant against the scalar table:
+ * attention within 1e-5 * max|v| per output (a convex combination of the
+ * value rows; scores and exp differ by a few ulp), silu_mul within 1e-6
+ * relative (the exps agree within 2 ulp), argmax exactly, ties and NaNs
+ * included. */
+static void test_vops_forward_match_scalar(void **state)
+{
+    const struct variant *v = variant_or_skip(state);
+    const struct slm_vops *ref = &slm__vops_scalar, *vo = slm_vops_get(v->isa);
+    struct rng r = {23};
+    static const int hds[] = {16, 32, 48, 64, 96, 128};
+    static const int npos[] = {1, 2, 7, 16, 17, 100};
+    enum { MAXN = 4099 };
+    uint16_t *kc = malloc(sizeof(uint16_t) * 100 * 3 * 128), *vc = malloc(sizeof(uint16_t) * 100 * 3 * 128);
+    float *q = malloc(sizeof(float) * 128), *att = malloc(sizeof(float) * 100);
+    float *o0 = malloc(sizeof(float) * 129), *o1 = malloc(sizeof(float) * 129);
+    float *g0 = malloc(sizeof(float) * MAXN), *g1 = malloc(sizeof(float) * MAXN),
+          *u = malloc(sizeof(float) * MAXN);
+    assert_true(kc && vc && q && att && o0 && o1 && g0 && g1 && u);
+    for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++)
+        for (size_t b = 0; b < sizeof npos / sizeof npos[0]; b++) {
+            int hd = hds[a], n = npos[b];
+            size_t stride = (size_t)hd * (1 + (b & 1) * 2); /* rows packed, or 3 heads apart */
+            for (size_t i = 0; i < (size_t)n * stride; i++) {
+                kc[i] = slm_f32_to_f16(2.0f * rng_gauss(&r));
+                vc[i] = slm_f32_to_f16(rng_gauss(&r));
+            }
+            fill_gauss(&r, q, hd, 1.0f);
+            o0[hd] = o1[hd] = 77.0f;
+            ref->attn_head(hd, n, stride, kc, vc, q, 0.125f, att, o0);
+            vo->attn_head(hd, n, stride, kc, vc, q, 0.125f, att, o1);
+            assert_true(o1[hd] == 77.0f);
+            for (int i = 0; i < hd; i++) {
+                double vmax = 0;
+                for (int t = 0; t < n; t++)
+                    vmax = fmax(vmax, fabs(slm_f16_to_f32(vc[(size_t)t * stride + i])));
+                if (!(fabs((double)o0[i] - o1[i]) <= 1e-5 * vmax))
+                    fail_msg("%s attn_head hd=%d n=%d i=%d: %.9g vs %.9g", v->name, hd, n, i,
+                             o1[i], o0[i]);
+            }
+        }
+    static const int ns[] = {1, 2, 7, 8, 15, 16, 17, 31, 100, 2048, 4099};
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        int n = ns[k];
+        for (int i = 0; i < n; i++)
+            g0[i] = 8.0f * rng_gauss(&r);
+        if (n > 6) { /* the exp's range ends: overflow, subnormal, zero */
+            g0[1] = 100.0f;
+            g0[2] = -100.0f;
+            g0[3] = 88.0f;
+            g0[4] = -88.0f;
+            g0[5] = 0.0f;
+        }
+        fill_gauss(&r, u, n, 1.0f);
+        memcpy(g1, g0, sizeof(float) * (size_t)n);
+        ref->silu_mul(n, g0, u);
+        vo->silu_mul(n, g1, u);
+        for (int i = 0; i < n; i++)
+            if (!(fabs((double)g0[i] - g1[i]) <= 1e-6 * fabs(g0[i]) + 1e-37))
+                fail_msg("%s silu_mul n=%d i=%d: %.9g vs %.9g", v->name, n, i, g1[i], g0[i]);
+        /* argmax: random, then a tie (the first must win), then NaNs */
+        fill_gauss(&r, g0, n, 1.0f);
+        assert_int_equal(vo->argmax(n, g0), ref->argmax(n, g0));
+        g0[n / 2] = 9.0f;
+        g0[n - 1] = 9.0f;
+        assert_int_equal(vo->argmax(n, g0), ref->argmax(n, g0));
+        g0[n / 3] = __builtin_nanf("");
+        assert_int_equal(vo->argmax(n, g0), ref->argmax(n, g0));
+        for (int i = 0; i < n; i++)
+            g0[i] = -KM_INFINITY;
+        assert_int_equal(vo->argmax(n, g0), 0);
+        g0[0] = __builtin_nanf("");
+        g0[n - 1] = 1.0f;
+        assert_int_equal(vo->argmax(n, g0), ref->argmax(n, g0));
+    }
+    free(kc);
+    free(vc);
+    free(q);
+    free(att);
+    free(o0);
+    free(o1);
+    free(g0);
+    free(g1);
+    free(u);
+}
+
 static void test_f16_to_float_all_halves(void **state)
 {
     const struct variant *v = variant_or_skip(state);
@@ -866,6 +953,7 @@ int main(void)
         PER_VARIANT(test_vec_dot_matches_scalar),
         PER_VARIANT(test_matvec_matches_scalar),
         PER_VARIANT(test_vops_match_scalar),
+        PER_VARIANT(test_vops_forward_match_scalar),
         PER_VARIANT(test_f16_to_float_all_halves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,21 +25,6 @@ static void rmsnorm(float *out, const float *x, const uint8_t *w, uint32_t n, fl
     }
 }
 
-static void softmax(float *x, uint32_t n)
-{
-    float max = x[0];
-    for (uint32_t i = 1; i < n; i++)
-        max = x[i] > max ? x[i] : max;
-    float sum = 0.0f;
-    for (uint32_t i = 0; i < n; i++) {
-        x[i] = km_expf(x[i] - max);
-        sum += x[i];
-    }
-    float inv = 1.0f / sum;
-    for (uint32_t i = 0; i < n; i++)
-        x[i] *= inv;
-}
-
 /* Quantized copy of the input vector, shared by consecutive matvecs that
  * read the same input in the same format (Q, K and V; gate and up). */
 struct xq_state {
@@ -81,21 +66,14 @@ static void rope(const struct slm_ctx *c, float *v, uint32_t n_heads)
 static void attention(struct slm_ctx *c, uint32_t l)
 {
     const struct slm_config *cfg = &c->m->cfg;
-    const struct slm_vops *vo = c->m->vops;
     uint32_t hd = cfg->head_dim, kv_dim = cfg->n_kv_heads * hd, group = cfg->n_heads / cfg->n_kv_heads;
     size_t layer_off = (size_t)l * c->n_ctx * kv_dim;
     float scale = 1.0f / km_sqrtf((float)hd);
     for (uint32_t h = 0; h < cfg->n_heads; h++) {
-        const float *qh = c->q + (size_t)h * hd;
-        float *att = c->att + (size_t)h * c->n_ctx;
         size_t head_off = layer_off + (size_t)(h / group) * hd;
-        for (uint32_t t = 0; t <= c->pos; t++)
-            att[t] = vo->dot_f16_f32((int)hd, c->k_cache + head_off + (size_t)t * kv_dim, qh) * scale;
-        softmax(att, c->pos + 1);
-        float *out = c->xb + (size_t)h * hd;
-        memset(out, 0, hd * sizeof(float));
-        for (uint32_t t = 0; t <= c->pos; t++)
-            vo->axpy_f16_f32((int)hd, att[t], c->v_cache + head_off + (size_t)t * kv_dim, out);
+        c->m->vops->attn_head((int)hd, (int)c->pos + 1, kv_dim, c->k_cache + head_off,
+                              c->v_cache + head_off, c->q + (size_t)h * hd, scale,
+                              c->att + (size_t)h * c->n_ctx, c->xb + (size_t)h * hd);
     }
 }
 
@@ -131,10 +109,7 @@ static void ffn_block(struct slm_ctx *c, const struct slm_layer *L)
     rmsnorm(c->xb, c->x, L->ffn_norm, cfg->dim, cfg->rms_eps);
     matvec(c, &st, &L->w_gate, c->xb, c->hb);
     matvec(c, &st, &L->w_up, c->xb, c->hb2);
-    for (uint32_t i = 0; i < cfg->ffn_dim; i++) {
-        float g = c->hb[i];
-        c->hb[i] = g / (1.0f + km_expf(-g)) * c->hb2[i]; /* SiLU(gate) * up */
-    }
+    c->m->vops->silu_mul((int)cfg->ffn_dim, c->hb, c->hb2); /* SiLU(gate) * up */
     matvec(c, &st, &L->w_down, c->hb, c->xb);
     for (uint32_t i = 0; i < cfg->dim; i++)
         c->x[i] += c->xb[i];

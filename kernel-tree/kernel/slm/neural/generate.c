@@ -35,6 +35,7 @@ int slm_runtime_open(struct slm_runtime *rt, const uint8_t *buf, size_t size, ui
         rc = slm_sampler_init(&rt->sampler, rt->model.cfg.vocab, 0.0f, 0, 1.0f, 1, pool, err);
     if (rc)
         return rc;
+    rt->sampler.argmax = rt->model.vops->argmax;
     rt->max_prompt = max_prompt;
     rt->max_prompt_tokens = max_tokens_for(max_prompt);
     rt->ids = slm_pool_alloc(pool, rt->max_prompt_tokens * sizeof(int32_t), 0);
@@ -176,7 +177,7 @@ int slm_bench(struct slm_runtime *rt, uint32_t pp, uint32_t tg, uint64_t ns[2], 
                 return slm_err_set(err, -rc, "forward pass at position %u: %s", pos,
                                    slm_strerror(rc));
             tok = pos + 1 < pp ? (int32_t)(259 + (pos * 7919u) % (vocab - 259))
-                               : slm_argmax(logits, vocab);
+                               : (int32_t)rt->model.vops->argmax((int)vocab, logits);
         }
         ns[phase] = slm_port_now_ns() - t0;
     }

@@ -64,12 +64,24 @@ struct slm_qops {
  * with that type. */
 const struct slm_qops *slm_qops_get(uint32_t type, enum slm_isa isa);
 
-/* Float-vector helpers for attention and the KV cache (f16). */
+/* Float-vector helpers of the forward pass: attention over the f16 KV
+ * cache, the SwiGLU gate, the greedy pick. The SIMD variants agree with the
+ * scalar ones within the tolerances stated in tests/unit/test_quant.c. */
 struct slm_vops {
     float (*dot_f32)(int n, const float *a, const float *b);
     float (*dot_f16_f32)(int n, const uint16_t *a, const float *b);
     void (*axpy_f16_f32)(int n, float a, const uint16_t *x, float *y); /* y += a*x */
     void (*f32_to_f16)(int n, const float *x, uint16_t *y);
+    /* One attention head over positions 0..n-1 of an f16 cache whose rows
+     * (hd elements) lie `stride` elements apart: out[0..hd) =
+     * sum_t softmax_t(scale * q . k_t) v_t. att: n floats of scratch. */
+    void (*attn_head)(int hd, int n, size_t stride, const uint16_t *k, const uint16_t *v,
+                      const float *q, float scale, float *att, float *out);
+    /* g[i] = silu(g[i]) * u[i] = g[i] / (1 + e^-g[i]) * u[i] */
+    void (*silu_mul)(int n, float *g, const float *u);
+    /* Index of the first maximum of x[0..n), n >= 1; NaNs are skipped, and
+     * 0 when x[0] is NaN (as the plain loop `if (x[i] > x[best])`). */
+    uint32_t (*argmax)(int n, const float *x);
 };
 
 const struct slm_vops *slm_vops_get(enum slm_isa isa);

@@ -85,6 +85,25 @@ const struct slm_qops *slm__qops_avx2(uint32_t type);
  * accepts (quant.c decides, the tests may ask for either). */
 const struct slm_qops *slm__qops_avx512(uint32_t type, bool vnni);
 
+/* The portable forms of the vops (vops.c): attention through the table's
+ * own dot/axpy, and the scalar references of the others. */
+void slm__attn_head_generic(const struct slm_vops *vo, int hd, int n, size_t stride,
+                            const uint16_t *k, const uint16_t *v, const float *q, float scale,
+                            float *att, float *out);
+void slm__silu_mul_ref(int n, float *g, const float *u);
+uint32_t slm__argmax_ref(int n, const float *x);
+
+/* The exp of the vector kernels, shared by vops_avx2.c and vops_avx512.c:
+ * km_expf's range reduction (x = k ln2 + r, |r| <= ln2/2, ln2 in two parts)
+ * and its degree-7 Taylor polynomial; they round k to nearest even where
+ * km_expf rounds halves away from zero, which moves r by ln2 at exact ties
+ * only - both results are within 2 ulp of e^x. */
+#define SLM__EXP_HI 88.72283f   /* above: +inf */
+#define SLM__EXP_LO -103.97208f /* below: 0 */
+#define SLM__LOG2E 1.44269504f
+#define SLM__LN2_HI 0.693145752f
+#define SLM__LN2_LO 1.42860677e-06f
+
 extern const struct slm_vops slm__vops_scalar;
 extern const struct slm_vops slm__vops_sse2;
 extern const struct slm_vops slm__vops_avx2;

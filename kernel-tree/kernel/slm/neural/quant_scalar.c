@@ -618,4 +618,12 @@ static void v_f32_to_f16(int n, const float *x, uint16_t *y)
         y[i] = slm_f32_to_f16(x[i]);
 }
 
-const struct slm_vops slm__vops_scalar = {v_dot_f32, v_dot_f16_f32, v_axpy_f16_f32, v_f32_to_f16};
+static void v_attn_head(int hd, int n, size_t stride, const uint16_t *k, const uint16_t *v,
+                        const float *q, float scale, float *att, float *out)
+{
+    slm__attn_head_generic(&slm__vops_scalar, hd, n, stride, k, v, q, scale, att, out);
+}
+
+const struct slm_vops slm__vops_scalar = {v_dot_f32,   v_dot_f16_f32,     v_axpy_f16_f32,
+                                        v_f32_to_f16, v_attn_head, slm__silu_mul_ref,
+                                        slm__argmax_ref};

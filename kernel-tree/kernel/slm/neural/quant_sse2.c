@@ -622,4 +622,12 @@ TS static void v_f32_to_f16(int n, const float *x, uint16_t *y)
     f16_from_float(x, y, n);
 }
 
-const struct slm_vops slm__vops_sse2 = {v_dot_f32, v_dot_f16_f32, v_axpy_f16_f32, v_f32_to_f16};
+static void v_attn_head(int hd, int n, size_t stride, const uint16_t *k, const uint16_t *v,
+                        const float *q, float scale, float *att, float *out)
+{
+    slm__attn_head_generic(&slm__vops_sse2, hd, n, stride, k, v, q, scale, att, out);
+}
+
+const struct slm_vops slm__vops_sse2 = {v_dot_f32,   v_dot_f16_f32,     v_axpy_f16_f32,
+                                        v_f32_to_f16, v_attn_head, slm__silu_mul_ref,
+                                        slm__argmax_ref};

@@ -32,6 +32,7 @@ int slm_sampler_init(struct slm_sampler *s, uint32_t vocab, float temperature, u
     if (!s->cand)
         return slm_err_set(err, SLM_E_NOMEM, "pool exhausted (sampler, %u candidates)", vocab);
     s->vocab = vocab;
+    s->argmax = NULL;
     slm_sampler_set(s, temperature, top_k, top_p, seed);
     return 0;
 }
@@ -61,6 +62,11 @@ int32_t slm_argmax(const float *logits, uint32_t n)
         if (logits[i] > logits[best])
             best = (int32_t)i;
     return best;
+}
+
+static int32_t pick_max(const struct slm_sampler *s, const float *logits, uint32_t n)
+{
+    return s->argmax ? (int32_t)s->argmax((int)n, logits) : slm_argmax(logits, n);
 }
 
 /* Min-heap on p (root = smallest) sift-down; or max-heap when max. */
@@ -133,7 +139,7 @@ static void to_probs(struct slm_sampler *s, uint32_t n)
 static uint32_t select_nucleus_candidates(struct slm_sampler *s, const float *logits)
 {
     uint32_t n = s->vocab;
-    float max = logits[slm_argmax(logits, n)], sum = 0.0f, inv_t = 1.0f / s->temperature;
+    float max = logits[pick_max(s, logits, n)], sum = 0.0f, inv_t = 1.0f / s->temperature;
     for (uint32_t i = 0; i < n; i++) {
         s->cand[i] = (struct slm_cand){km_expf((logits[i] - max) * inv_t), (int32_t)i};
         sum += s->cand[i].p;
@@ -150,7 +156,7 @@ static uint32_t select_nucleus_candidates(struct slm_sampler *s, const float *lo
 int32_t slm_sample(struct slm_sampler *s, const float *logits)
 {
     if (s->temperature == 0.0f)
-        return slm_argmax(logits, s->vocab);
+        return pick_max(s, logits, s->vocab);
     uint32_t n;
     if (s->top_k)
         n = select_top_k(s, logits, s->top_k);

@@ -23,6 +23,9 @@ struct slm_sampler {
     float top_p;       /* >= 1: off */
     uint64_t rng;      /* xorshift64* state, never 0 */
     struct slm_cand *cand; /* (vocab) scratch, pool */
+    /* The greedy pick: a SIMD argmax with slm_argmax's result (struct
+     * slm_vops), or NULL for slm_argmax itself. Set after init. */
+    uint32_t (*argmax)(int n, const float *x);
 };
 
 /* Exact pool bytes slm_sampler_init takes. */
