@@ -7,7 +7,7 @@
  * Matvec kernels compute 4 rows (Q4_0 with VNNI, Q8_0, Q6_K with VNNI: 8)
  * per pass over the activations: the activation blocks are loaded and
  * prepared once and reused by every row, and the rows of the following
- * groups are prefetched (slm__prefetch, unrolled: prefetch_unrolled).
+ * groups are prefetched (slm__prefetch).
  * Integer products stay in int32 lanes per block; a block's lanes are
  * scaled by its (weight d * activation d) in float and accumulated in
  * vector registers; one horizontal sum per row at the end (Q8_0 and Q6_K:
@@ -115,18 +115,6 @@ INL T512 __m512 bcast_pair(__m512 d, int j)
 {
     const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     return _mm512_permutexvar_ps(_mm512_add_epi32(idx, _mm512_set1_epi32(2 * j)), d);
-}
-
-/* slm__prefetch with the loop unrolled (bytes is a constant here; GCC
- * keeps the header's loop as a loop, a taken branch per 64 bytes). */
-INL void prefetch_unrolled(const uint8_t *p, size_t group, const int bytes)
-{
-    uintptr_t near = (uintptr_t)p + group, far = (uintptr_t)p + 2 * group;
-#pragma GCC unroll 8
-    for (int off = 0; off < bytes; off += 64) {
-        __builtin_prefetch((const void *)(far + (uintptr_t)off), 0, 2);
-        __builtin_prefetch((const void *)(near + (uintptr_t)off), 0, 3);
-    }
 }
 
 /* The int32 lane sums of four vectors: lane r = sum of r's 16 lanes. */
@@ -609,7 +597,7 @@ INL T512V void q8_0_rows_vnni(int n, const uint8_t *w, size_t rb, const uint8_t 
         for (int r = 0; r < R; r++) {
             const uint8_t *wb = w + r * rb + (size_t)b * SLM__Q8_0_SIZE;
             if (R >= 4)
-                prefetch_unrolled(wb, R * rb, 8 * SLM__Q8_0_SIZE);
+                slm__prefetch(wb, R * rb, 8 * SLM__Q8_0_SIZE);
             __m512 d = _mm512_mul_ps(_mm512_zextps256_ps512(f16x8_stride34(wb)), dy);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
@@ -676,7 +664,7 @@ INL T512 void q8_0_rows_bw(int n, const uint8_t *w, size_t rb, const uint8_t *x,
         for (int r = 0; r < R; r++) {
             const uint8_t *wb = w + r * rb + (size_t)b * SLM__Q8_0_SIZE;
             if (R >= 4)
-                prefetch_unrolled(wb, R * rb, 8 * SLM__Q8_0_SIZE);
+                slm__prefetch(wb, R * rb, 8 * SLM__Q8_0_SIZE);
             __m512 d = _mm512_mul_ps(_mm512_zextps256_ps512(f16x8_stride34(wb)), dy);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
@@ -947,7 +935,7 @@ INL T512V __m512i q6_k_block_vnni(const uint8_t *xb, const __m512i *y, __m256i n
                 _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)                                \
                 {                                                                                  \
                     const uint8_t *xb = wb + (size_t)(4 * g + r) * rb;                             \
-                    prefetch_unrolled(xb, group, SLM__Q6_K_SIZE);                                  \
+                    slm__prefetch(xb, group, SLM__Q6_K_SIZE);                                  \
                     isum[r] = block(xb, y, negbs);                                                 \
                 }                                                                                  \
                 __m128 d =                                                                         \

@@ -80,9 +80,10 @@ void slm__q6_k_to_float(const void *src, float *dst, int64_t n);
 const struct slm_qops *slm__qops_scalar(uint32_t type);
 const struct slm_qops *slm__qops_sse2(uint32_t type);
 const struct slm_qops *slm__qops_avx2(uint32_t type);
-/* vnni: the AVX-512 table whose Q4_0/Q8_0 kernels use vpdpbusd (and Q4_0
- * vpermt2b and gf2p8affineqb); only for a CPU slm__cpu_has_avx512_vnni()
- * accepts (quant.c decides, the tests may ask for either). */
+/* vnni: the AVX-512 table whose Q4_0/Q8_0 kernels use vpdpbusd (Q4_0 also
+ * vpermt2b and gf2p8affineqb) and whose Q6_K uses vpdpwssd and
+ * gf2p8affineqb; only for a CPU slm__cpu_has_avx512_vnni() accepts
+ * (quant.c decides, the tests may ask for either). */
 const struct slm_qops *slm__qops_avx512(uint32_t type, bool vnni);
 
 /* The portable forms of the vops (vops.c): attention through the table's
@@ -120,9 +121,12 @@ bool slm__cpu_has_avx512_vnni(void);
  * L1 and of the group after into L2 (`group` = R * row_bytes): measured
  * 48% -> 85-100% of DRAM read bandwidth. Integer arithmetic: past the last
  * row the address may lie outside the matrix, which a prefetch tolerates. */
-static inline void slm__prefetch(const uint8_t *p, size_t group, int bytes)
+static inline __attribute__((always_inline)) void slm__prefetch(const uint8_t *p, size_t group,
+                                                                 const int bytes)
 {
     uintptr_t near = (uintptr_t)p + group, far = (uintptr_t)p + 2 * group;
+    /* bytes is a constant at every call: unrolled, no branch per line */
+#pragma GCC unroll 8
     for (int off = 0; off < bytes; off += 64) {
         __builtin_prefetch((const void *)(far + (uintptr_t)off), 0, 2);
         __builtin_prefetch((const void *)(near + (uintptr_t)off), 0, 3);
