@@ -7,15 +7,7 @@
  * unsigned as stored (their offset comes back through activation sums),
  * Q8_0 uses the sign trick |w| * (y with w's sign).
  */
-/* GCC's immintrin.h includes libc's <stdlib.h> through mm_malloc.h, even
- * freestanding; the engine uses no _mm_malloc, so skip that header. */
-#define _MM_MALLOC_H_INCLUDED
-#include <immintrin.h>
-
-#include "quant_impl.h"
-
-#define T2 __attribute__((target("avx2,fma,f16c")))
-#define INL static inline __attribute__((always_inline))
+#include "quant_avx2.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -34,17 +26,6 @@ INL T2 float f16c(const uint8_t *p)
     return _cvtsh_ss(slm_rd16(p));
 }
 
-INL T2 float hsum128(__m128 v)
-{
-    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-    v = _mm_add_ss(v, _mm_movehdup_ps(v));
-    return _mm_cvtss_f32(v);
-}
-
-INL T2 float hsum256(__m256 v)
-{
-    return hsum128(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
-}
 
 INL T2 int hsum256_epi32(__m256i v)
 {

@@ -142,6 +142,17 @@ INL T512 __m128 hsum4_ps(const __m512 *v)
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
+/* s[r] = the lane sum of acc[r] for the R (1, 4 or 8) rows of a group:
+ * 4 rows at a time through hsum4_ps. */
+INL T512 void store_sums(float *s, const __m512 *acc, const int R)
+{
+    if (R == 1)
+        s[0] = _mm512_reduce_add_ps(acc[0]);
+#pragma GCC unroll 8
+    for (int g = 0; g < R / 4; g++)
+        _mm_storeu_ps(s + 4 * g, hsum4_ps(acc + 4 * g));
+}
+
 /* ---- F32 / F16 / BF16 ---------------------------------------------------- */
 
 enum { K_F32, K_F16, K_BF16 };
@@ -624,11 +635,7 @@ INL T512V void q8_0_rows_vnni(int n, const uint8_t *w, size_t rb, const uint8_t 
                                      _mm512_set1_ps(f16c(wb) * dy), acc[r]);
         }
     }
-    if (R == 1)
-        s[0] = _mm512_reduce_add_ps(acc[0]);
-#pragma GCC unroll 8
-    for (int g = 0; g < R / 4; g++)
-        _mm_storeu_ps(s + 4 * g, hsum4_ps(acc + 4 * g));
+    store_sums(s, acc, R);
 }
 SLM__DEFINE_MATVEC_G(T512V, q8_0_vnni, q8_0_rows_vnni, Q8_0_GROUP)
 
@@ -689,11 +696,7 @@ INL T512 void q8_0_rows_bw(int n, const uint8_t *w, size_t rb, const uint8_t *x,
                                      _mm512_set1_ps(f16c(wb) * dy), acc[r]);
         }
     }
-    if (R == 1)
-        s[0] = _mm512_reduce_add_ps(acc[0]);
-#pragma GCC unroll 8
-    for (int g = 0; g < R / 4; g++)
-        _mm_storeu_ps(s + 4 * g, hsum4_ps(acc + 4 * g));
+    store_sums(s, acc, R);
 }
 SLM__DEFINE_MATVEC_G(T512, q8_0_bw, q8_0_rows_bw, Q8_0_GROUP)
 
