@@ -1,5 +1,5 @@
 /*
- * sha256.c - SHA-256 of a buffer or a file via libcrypto's EVP interface
+ * sha256.c - SHA-256 of a buffer, a stream or a file via libcrypto's EVP interface
  * (see sha256.h). libcrypto's failures become -ENOMEM / -EIO here.
  */
 #include "sha256.h"
@@ -12,6 +12,8 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#include "fsutil.h"
 
 #define CHUNK (1u << 20)
 
@@ -47,11 +49,13 @@ int aut_sha256_buf(const void *buf, size_t n, char hex[AUT_SHA256_HEX_SIZE])
     return rc;
 }
 
-/* Feeds the whole of fd to ctx. */
-static int digest_fd(EVP_MD_CTX *ctx, int fd, unsigned char *chunk)
+/* Feeds everything readable from in to ctx, copying it to out when
+ * out >= 0; *size counts the bytes, *werr tells a write failure. */
+static int digest_fd(EVP_MD_CTX *ctx, int in, int out, unsigned char *chunk, uint64_t *size,
+                     int *werr)
 {
     for (;;) {
-        ssize_t got = read(fd, chunk, CHUNK);
+        ssize_t got = read(in, chunk, CHUNK);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
@@ -60,30 +64,40 @@ static int digest_fd(EVP_MD_CTX *ctx, int fd, unsigned char *chunk)
             return 0;
         if (EVP_DigestUpdate(ctx, chunk, (size_t)got) != 1)
             return -EIO;
+        if (out >= 0 && (*werr = aut_write_all(out, chunk, (size_t)got)) < 0)
+            return *werr;
+        *size += (uint64_t)got;
     }
+}
+
+int aut_sha256_fd(int in, int out, char hex[AUT_SHA256_HEX_SIZE], uint64_t *size, int *werr)
+{
+    uint64_t n = 0;
+    unsigned char *chunk = malloc(CHUNK);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = -ENOMEM;
+    *werr = 0;
+    if (!chunk || !ctx)
+        goto fail;
+    rc = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+    if (!rc)
+        rc = digest_fd(ctx, in, out, chunk, &n, werr);
+    if (!rc)
+        rc = finish(ctx, hex);
+    if (!rc && size)
+        *size = n;
+fail:
+    EVP_MD_CTX_free(ctx);
+    free(chunk);
+    return rc;
 }
 
 int aut_sha256_file(const char *path, char hex[AUT_SHA256_HEX_SIZE])
 {
-    EVP_MD_CTX *ctx = NULL;
-    unsigned char *chunk = NULL;
-    int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+    int werr, fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    chunk = malloc(CHUNK);
-    ctx = EVP_MD_CTX_new();
-    if (!chunk || !ctx) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    rc = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
-    if (!rc)
-        rc = digest_fd(ctx, fd, chunk);
-    if (!rc)
-        rc = finish(ctx, hex);
-fail:
-    EVP_MD_CTX_free(ctx);
-    free(chunk);
+    int rc = aut_sha256_fd(fd, -1, hex, NULL, &werr);
     close(fd);
     return rc;
 }

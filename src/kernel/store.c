@@ -1,9 +1,8 @@
 /*
  * store.c - the content-addressed model store (see store.h): files are
- * hashed with SHA-256 (libcrypto EVP) in 1 MiB blocks while they are copied
- * into a temporary in <root>/sha256/, then renamed to <hex>.gguf. The hash
- * needs the bytes as they stream by, which is why this file drives EVP
- * itself instead of going through sha256.h's whole-file digest.
+ * hashed with SHA-256 (sha256.h's aut_sha256_fd) in 1 MiB blocks while
+ * they are copied into a temporary in <root>/sha256/, then renamed to
+ * <hex>.gguf.
  */
 #include "store.h"
 
@@ -17,61 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "fsutil.h"
 #include "sha256.h"
-
-#define BLOCK (1u << 20)
-
-/* Reads in to EOF, hashing every block and, when out >= 0, writing it there.
- * *werr tells a write failure (out's fault) from a read failure (in's). */
-static int digest_fd(EVP_MD_CTX *ctx, int in, int out, unsigned char *buf, uint64_t *size,
-                     int *werr)
-{
-    for (;;) {
-        ssize_t got = read(in, buf, BLOCK);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return -errno;
-        if (got == 0)
-            return 0;
-        if (EVP_DigestUpdate(ctx, buf, (size_t)got) != 1)
-            return -EIO;
-        if (out >= 0 && (*werr = aut_write_all(out, buf, (size_t)got)) < 0)
-            return *werr;
-        *size += (uint64_t)got;
-    }
-}
-
-/* SHA-256 and length of everything readable from in, copied to out when
- * out >= 0. Returns 0, -errno, -ENOMEM or -EIO (libcrypto); *werr as above. */
-static int hash_stream(int in, int out, char hex[AUT_SHA256_HEX], uint64_t *size, int *werr)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    uint64_t n = 0;
-    unsigned char *buf = malloc(BLOCK);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int rc = -ENOMEM;
-    *werr = 0;
-    if (!buf || !ctx)
-        goto fail;
-    rc = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
-    if (!rc)
-        rc = digest_fd(ctx, in, out, buf, &n, werr);
-    if (!rc && (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32))
-        rc = -EIO;
-    if (!rc) {
-        aut_sha256_hex(md, hex);
-        *size = n;
-    }
-fail:
-    EVP_MD_CTX_free(ctx);
-    free(buf);
-    return rc;
-}
 
 int aut_file_sha256(const char *path, char hex[AUT_SHA256_HEX], uint64_t *size, char *err,
                     size_t errlen)
@@ -81,7 +27,7 @@ int aut_file_sha256(const char *path, char hex[AUT_SHA256_HEX], uint64_t *size, 
     int werr, rc, fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return aut_fs_fail(err, errlen, -errno, "open %s", path);
-    rc = hash_stream(fd, -1, h, &n, &werr);
+    rc = aut_sha256_fd(fd, -1, h, &n, &werr);
     close(fd);
     if (rc < 0)
         return aut_fs_fail(err, errlen, rc, "hash %s", path);
@@ -138,7 +84,7 @@ static int copy_in(int in, const char *src, const char *dir, char tmp[PATH_MAX],
         return aut_fs_fail(err, errlen, -ENAMETOOLONG, "store in %s", dir);
     if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
         return aut_fs_fail(err, errlen, -errno, "create a temporary in %s", dir);
-    rc = hash_stream(in, fd, hex, size, &werr);
+    rc = aut_sha256_fd(in, fd, hex, size, &werr);
     if (rc < 0) {
         if (werr)
             aut_fs_fail(err, errlen, rc, "write %s", tmp);
