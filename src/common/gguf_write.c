@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "qtypes.h"
 
 #define SINK_BUF (1u << 20)
@@ -454,24 +455,10 @@ size_t aut_gguf_w_file_size(const struct aut_gguf_w *w)
 
 /* ---- sink -------------------------------------------------------------------- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -errno;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static void sink_flush(struct sink *s)
 {
     if (s->fd >= 0 && s->fill && !s->err)
-        s->err = write_all(s->fd, s->buf, s->fill);
+        s->err = aut_write_all(s->fd, s->buf, s->fill);
     s->fill = 0;
 }
 
@@ -485,7 +472,7 @@ static void sink_put(struct sink *s, const void *p, size_t n)
     } else if (take > SINK_BUF / 2) {
         sink_flush(s);
         if (!s->err)
-            s->err = write_all(s->fd, p, take);
+            s->err = aut_write_all(s->fd, p, take);
     } else if (take) {
         if (s->fill + take > SINK_BUF)
             sink_flush(s);
