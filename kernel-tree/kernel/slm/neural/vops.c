@@ -1,11 +1,12 @@
 /*
  * vops.c - the portable forms of the forward pass's vector helpers (struct
  * slm_vops in quant.h): attention through a table's own dot and axpy, and
- * the scalar references of silu_mul and argmax. The scalar and SSE2 tables
+ * the scalar references of silu_mul and argmax (sampler.c's slm_argmax). The scalar and SSE2 tables
  * use them as they are; the AVX2 and AVX-512 tables have their own and are
  * tested against these.
  */
 #include "quant_impl.h"
+#include "sampler.h"
 
 void slm__attn_head_generic(const struct slm_vops *vo, int hd, int n, size_t stride,
                             const uint16_t *k, const uint16_t *v, const float *q, float scale,
@@ -35,9 +36,5 @@ void slm__silu_mul_ref(int n, float *g, const float *u)
 
 uint32_t slm__argmax_ref(int n, const float *x)
 {
-    uint32_t best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = (uint32_t)i;
-    return best;
+    return (uint32_t)slm_argmax(x, (uint32_t)n);
 }
