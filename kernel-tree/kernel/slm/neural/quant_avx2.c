@@ -146,7 +146,7 @@ T2 static void bf16_to_float(const void *src, float *dst, int64_t n)
         dst[i] = slm_bf16_to_f32(slm_rd16(p + 2 * i));
 }
 
-T2 static void f16_from_float(const float *src, void *dst, int64_t n)
+T2 void slm__f16_from_float_avx2(const float *src, void *dst, int64_t n)
 {
     uint8_t *p = dst;
     int64_t i = 0;
@@ -480,7 +480,7 @@ SLM__DEFINE_MATVEC(T2, q6_k, q6_k_rows)
 
 static const struct slm_qops ops[] = {
     {SLM_Q_F32, SLM_Q_F32, slm__f32_to_float, slm__f32_copy, f32_vec_dot, f32_matvec},
-    {SLM_Q_F16, SLM_Q_F32, f16_to_float, f16_from_float, f16_vec_dot, f16_matvec},
+    {SLM_Q_F16, SLM_Q_F32, f16_to_float, slm__f16_from_float_avx2, f16_vec_dot, f16_matvec},
     {SLM_Q_BF16, SLM_Q_F32, bf16_to_float, bf16_from_float, bf16_vec_dot, bf16_matvec},
     {SLM_Q_Q8_0, SLM_Q_Q8_0, q8_0_to_float, q8_0_from_float, q8_0_vec_dot, q8_0_matvec},
     {SLM_Q_Q4_0, SLM_Q_Q8_0, q4_0_to_float, slm__q4_0_from_float, q4_0_vec_dot, q4_0_matvec},

@@ -245,7 +245,7 @@ T512 static void bf16_to_float(const void *src, float *dst, int64_t n)
     }
 }
 
-T512 static void f16_from_float(const float *src, void *dst, int64_t n)
+T512 void slm__f16_from_float_avx512(const float *src, void *dst, int64_t n)
 {
     uint8_t *p = dst;
     for (int64_t i = 0; i < n; i += 16) {
@@ -961,7 +961,8 @@ SLM__DEFINE_MATVEC_G(T512V, q6_k_vnni, q6_k_rows_vnni, 8)
 /* The K-quants' to_float stays scalar: it is not on a per-token path. */
 #define FLOAT_OPS                                                                                  \
     {SLM_Q_F32, SLM_Q_F32, slm__f32_to_float, slm__f32_copy, f32_vec_dot, f32_matvec},             \
-        {SLM_Q_F16, SLM_Q_F32, f16_to_float, f16_from_float, f16_vec_dot, f16_matvec},             \
+        {SLM_Q_F16, SLM_Q_F32, f16_to_float, slm__f16_from_float_avx512, f16_vec_dot,              \
+         f16_matvec},                                                                              \
     {                                                                                              \
         SLM_Q_BF16, SLM_Q_F32, bf16_to_float, bf16_from_float, bf16_vec_dot, bf16_matvec           \
     }

@@ -76,6 +76,11 @@ void slm__q8_k_to_float(const void *src, float *dst, int64_t n);
 void slm__q4_k_to_float(const void *src, float *dst, int64_t n);
 void slm__q6_k_to_float(const void *src, float *dst, int64_t n);
 
+/* The F16 quantizers of the AVX2 and AVX-512 tables, which their vops'
+ * f32_to_f16 (the KV cache writes) also use. */
+void slm__f16_from_float_avx2(const float *src, void *dst, int64_t n);
+void slm__f16_from_float_avx512(const float *src, void *dst, int64_t n);
+
 /* Per-variant tables: NULL for a type the engine cannot compute with. */
 const struct slm_qops *slm__qops_scalar(uint32_t type);
 const struct slm_qops *slm__qops_sse2(uint32_t type);

@@ -51,13 +51,7 @@ T2 static void v_axpy_f16_f32(int n, float a, const uint16_t *x, float *y)
 
 T2 static void v_f32_to_f16(int n, const float *x, uint16_t *y)
 {
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
-        _mm_storeu_si128((__m128i *)(y + i), h);
-    }
-    for (; i < n; i++)
-        y[i] = slm_f32_to_f16(x[i]);
+    slm__f16_from_float_avx2(x, y, n);
 }
 
 /* e^x, 8 lanes (quant_impl.h: SLM__EXP_*); 2^k in two halves, as

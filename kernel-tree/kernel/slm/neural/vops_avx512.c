@@ -66,11 +66,7 @@ T512 static void v_axpy_f16_f32(int n, float a, const uint16_t *x, float *y)
 
 T512 static void v_f32_to_f16(int n, const float *x, uint16_t *y)
 {
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(n - i);
-        __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT);
-        _mm256_mask_storeu_epi16(y + i, m, h);
-    }
+    slm__f16_from_float_avx512(x, y, n);
 }
 
 /* e^x, 16 lanes (quant_impl.h: SLM__EXP_*): vscalefps applies 2^k,
