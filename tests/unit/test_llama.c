@@ -422,6 +422,106 @@ static void every_isa_matches_reference(void **state)
     }
 }
 
+/* Max |a - b| relative to max |b| over the vocabulary. */
+static double rel_diff(const float *a, const float *b)
+{
+    double worst = 0, scale = 1e-30;
+    for (int i = 0; i < VOCAB; i++) {
+        worst = fmax(worst, fabs((double)a[i] - b[i]));
+        scale = fmax(scale, fabs((double)b[i]));
+    }
+    return worst / scale;
+}
+
+/* A prompt run in batches (several per call: n_batch lowered to 7) gives
+ * the logits the same tokens give one at a time, and leaves the same
+ * cache behind (the token after it agrees too), in every variant. The
+ * batched products sum in another order; with quantized activations a
+ * last-bit difference can cross a Q8 rounding step (see above). */
+static void batched_prompt_matches_single_tokens(void **state)
+{
+    (void)state;
+    struct { uint32_t type; double tol; } cases[] = {
+        {SLM_Q_F32, 1e-5}, {SLM_Q_Q8_0, 3e-2}, {SLM_Q_Q4_0, 3e-2},
+    };
+    enum { N1 = 20, N2 = 6 };
+    int32_t toks[N1 + N2 + 1];
+    for (int i = 0; i < N1 + N2 + 1; i++)
+        toks[i] = (i * 53 + 7) % VOCAB;
+    static float one[N1 + N2 + 1][VOCAB];
+    for (int isa = 0; isa <= (int)slm_cpu_detect(); isa++) {
+        for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            struct model_opts o = {.type = cases[i].type};
+            size_t size;
+            uint8_t *buf = build_gguf(&ref, &o, &size);
+            struct slm_pool pool;
+            struct slm_model m;
+            struct slm_ctx c1, c2;
+            struct slm_err err = {0};
+            const float *lg;
+            slm_pool_init(&pool, pool_mem, sizeof pool_mem);
+            assert_int_equal(slm_model_load(&m, buf, size, (enum slm_isa)isa, &pool, &err), 0);
+            assert_int_equal(slm_ctx_init(&c1, &m, CTX, &pool, &err), 0);
+            assert_int_equal(slm_ctx_init(&c2, &m, CTX, &pool, &err), 0);
+            assert_int_equal(c2.n_batch, CTX);
+            for (int t = 0; t < N1 + N2 + 1; t++) {
+                assert_int_equal(slm_forward(&c1, toks[t], &lg), 0);
+                memcpy(one[t], lg, sizeof one[t]);
+            }
+            c2.n_batch = 7;
+            assert_int_equal(slm_forward_batch(&c2, toks, N1, &lg), 0);
+            assert_int_equal(c2.pos, N1);
+            double e1 = rel_diff(lg, one[N1 - 1]);
+            assert_int_equal(slm_forward_batch(&c2, toks + N1, N2, &lg), 0);
+            double e2 = rel_diff(lg, one[N1 + N2 - 1]);
+            assert_int_equal(slm_forward(&c2, toks[N1 + N2], &lg), 0);
+            double e3 = rel_diff(lg, one[N1 + N2]);
+            print_message("  %s/%s: batched vs one by one %.2e %.2e, next token %.2e\n",
+                          slm_qtype_info(o.type)->name, slm_isa_name((enum slm_isa)isa), e1, e2,
+                          e3);
+            if (!(e1 < cases[i].tol && e2 < cases[i].tol && e3 < cases[i].tol))
+                fail_msg("%s %s: batched prompt differs (%g %g %g)",
+                         slm_isa_name((enum slm_isa)isa), slm_qtype_info(o.type)->name, e1, e2,
+                         e3);
+            free(buf);
+        }
+    }
+}
+
+/* A batch that cannot run is refused whole: pos does not move. */
+static void bad_batches_are_refused_whole(void **state)
+{
+    (void)state;
+    struct model_opts o = {.type = SLM_Q_Q8_0};
+    size_t size;
+    uint8_t *buf = build_gguf(&ref, &o, &size);
+    struct slm_pool pool;
+    struct slm_model m;
+    struct slm_ctx c;
+    struct slm_err err = {0};
+    const float *lg;
+    slm_pool_init(&pool, pool_mem, sizeof pool_mem);
+    assert_int_equal(slm_model_load(&m, buf, size, slm_cpu_detect(), &pool, &err), 0);
+    assert_int_equal(slm_ctx_init(&c, &m, CTX, &pool, &err), 0);
+    int32_t toks[CTX + 1] = {0};
+    for (int i = 0; i < CTX + 1; i++)
+        toks[i] = 3 + i;
+    assert_int_equal(slm_forward_batch(&c, toks, 0, &lg), -SLM_E_INVAL);
+    assert_int_equal(slm_forward_batch(&c, toks, CTX + 1, &lg), -SLM_E_CTX);
+    toks[5] = VOCAB;
+    assert_int_equal(slm_forward_batch(&c, toks, 8, &lg), -SLM_E_INVAL);
+    toks[5] = -1;
+    assert_int_equal(slm_forward_batch(&c, toks, 8, &lg), -SLM_E_INVAL);
+    assert_int_equal(c.pos, 0);
+    toks[5] = 9;
+    assert_int_equal(slm_forward_batch(&c, toks, CTX - 1, &lg), 0);
+    assert_int_equal(slm_forward_batch(&c, toks, 2, &lg), -SLM_E_CTX);
+    assert_int_equal(c.pos, CTX - 1);
+    assert_int_equal(slm_forward_batch(&c, toks, 1, &lg), 0);
+    assert_int_equal(c.pos, CTX);
+    free(buf);
+}
+
 static int load_error(const struct model_opts *o, struct slm_err *err)
 {
     size_t size;
@@ -516,6 +616,8 @@ int main(void)
         cmocka_unit_test(f32_model_matches_reference),
         cmocka_unit_test(quantized_models_match_reference),
         cmocka_unit_test(every_isa_matches_reference),
+        cmocka_unit_test(batched_prompt_matches_single_tokens),
+        cmocka_unit_test(bad_batches_are_refused_whole),
         cmocka_unit_test(bad_models_are_refused_with_names),
         cmocka_unit_test(pool_estimate_is_exact),
         cmocka_unit_test(generation_is_deterministic_and_bounded),

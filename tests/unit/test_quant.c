@@ -760,6 +760,67 @@ static void test_matvec_matches_scalar(void **state)
     }
 }
 
+/* slm_matmat (the table's matmat, or matvec over row tiles) against the
+ * same variant's matvec, vector by vector: nb vectors at a stride, results
+ * at a row stride ldy > rows whose gaps must stay untouched. */
+static void matmat_case(const struct variant *v, uint32_t type, int n, int rows, int nb,
+                        struct rng *r)
+{
+    const struct slm_qops *o = variant_ops(v, type);
+    uint32_t vdt = o->vec_dot_type;
+    size_t rb = row_bytes(type, n), xs = row_bytes(vdt, n) + (nb % 2 ? 0 : 4);
+    size_t ldy = (size_t)rows + 3;
+    uint8_t *w = buf_alloc(rb * (size_t)rows, 2);
+    uint8_t *xq = buf_alloc(xs * (size_t)nb, 0);
+    void *scratch = buf_alloc(slm_matmat_scratch_bytes((uint32_t)n, (uint32_t)nb), 0);
+    float *xf = malloc(sizeof(float) * (size_t)n);
+    float *want = malloc(sizeof(float) * (size_t)rows), *y = malloc(sizeof(float) * ldy * nb);
+    assert_true(xf && want && y);
+    for (int i = 0; i < rows; i++)
+        fill_weights(r, type, w + (size_t)i * rb, n);
+    for (int b = 0; b < nb; b++) {
+        fill_gauss(r, xf, n, 1.0f);
+        slm__qops_scalar(vdt)->from_float(xf, xq + (size_t)b * xs, n);
+    }
+    for (size_t i = 0; i < ldy * nb; i++)
+        y[i] = 12345.0f;
+    slm_matmat(o, n, rows, nb, y, ldy, w, rb, xq, xs, scratch);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *x = xq + (size_t)b * xs;
+        o->matvec(n, rows, want, w, rb, x);
+        for (int i = 0; i < rows; i++) {
+            double scale = abs_dot(type, w + (size_t)i * rb, x, n);
+            check_close(nb > 1 ? "matmat" : "matmat(1)", v, type, n, y[(size_t)b * ldy + i],
+                        want[i], scale);
+        }
+        for (size_t i = (size_t)rows; i < ldy; i++)
+            assert_true(y[(size_t)b * ldy + i] == 12345.0f);
+    }
+    buf_free(scratch, 0);
+    buf_free(xq, 0);
+    buf_free(w, 2);
+    free(xf);
+    free(want);
+    free(y);
+}
+
+static void test_matmat_matches_matvec(void **state)
+{
+    const struct variant *v = variant_or_skip(state);
+    /* whole 32-row tiles and rows left over; 4-vector passes and the rest */
+    static const int rows_list[] = {1, 31, 32, 33, 64, 80};
+    static const int nb_list[] = {1, 2, 3, 4, 5, 8, 13};
+    struct rng r = {23};
+    for (size_t t = 0; t < sizeof weight_types / sizeof weight_types[0]; t++) {
+        uint32_t type = weight_types[t];
+        int n = blck(type) == 256 ? 512 : blck(type) == 32 ? 96 : 100;
+        for (size_t k = 0; k < sizeof rows_list / sizeof rows_list[0]; k++)
+            for (size_t m = 0; m < sizeof nb_list / sizeof nb_list[0]; m++)
+                matmat_case(v, type, n, rows_list[k], nb_list[m], &r);
+        matmat_case(v, type, blck(type) == 1 ? 768 : 2048, 96, SLM_MATMAT_MAX_NB, &r);
+    }
+}
+
 static void test_vops_match_scalar(void **state)
 {
     const struct variant *v = variant_or_skip(state);
@@ -952,6 +1013,7 @@ int main(void)
         PER_VARIANT(test_from_float_matches_scalar),
         PER_VARIANT(test_vec_dot_matches_scalar),
         PER_VARIANT(test_matvec_matches_scalar),
+        PER_VARIANT(test_matmat_matches_matvec),
         PER_VARIANT(test_vops_match_scalar),
         PER_VARIANT(test_vops_forward_match_scalar),
         PER_VARIANT(test_f16_to_float_all_halves),

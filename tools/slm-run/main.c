@@ -29,6 +29,7 @@ struct opts {
     bool check, json;
     uint32_t bench_pp, bench_tg; /* --bench: 0,0 when off */
     uint32_t ctx;
+    uint32_t batch; /* --batch: prompt tokens per forward batch, 0 = the engine's */
     size_t pool_mb, max_prompt;
     int isa;
 };
@@ -47,13 +48,16 @@ static void usage(FILE *f)
             "      --seed S          sampler seed (default 1)\n"
             "      --stop-newline    stop at the first generated newline\n"
             "      --ctx N           context positions (default: the model's)\n"
+            "      --batch N         prompt tokens per forward batch, 1..%d (default %d;\n"
+            "                        1 runs the prompt token by token)\n"
             "      --pool-mb N       SLM pool size in MiB (default 256, as in the kernel)\n"
             "      --isa NAME        scalar|sse2|avx2|avx512|auto (default auto)\n"
             "      --dump-logits N   print the top-N token ids and logits after the prompt\n"
             "      --check           validate the file, print its summary or the exact error\n"
             "      --bench PP,TG     time PP prompt tokens and TG generated tokens (greedy)\n"
             "      --json            machine-readable output\n"
-            "  -h, --help            this text\n");
+            "  -h, --help            this text\n",
+            SLM_BATCH, SLM_BATCH);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -66,7 +70,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"isa", required_argument, 0, 'i'},     {"dump-logits", required_argument, 0, 'd'},
         {"check", no_argument, 0, 'C'},         {"json", no_argument, 0, 'j'},
         {"stop-newline", no_argument, 0, 'N'},  {"help", no_argument, 0, 'h'},
-        {"bench", required_argument, 0, 'B'},
+        {"bench", required_argument, 0, 'B'},   {"batch", required_argument, 0, 'b'},
         {0, 0, 0, 0}};
     *o = (struct opts){.gen = SLM_GEN_DEFAULTS, .pool_mb = 256, .max_prompt = 4096, .isa = -2};
     int c, idx;
@@ -82,6 +86,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'P': o->gen.top_p = strtof(optarg, &end); break;
         case 's': o->gen.seed = strtoull(optarg, &end, 10); break;
         case 'c': o->ctx = (uint32_t)strtoul(optarg, &end, 10); break;
+        case 'b':
+            o->batch = (uint32_t)strtoul(optarg, &end, 10);
+            if (o->batch < 1 || o->batch > SLM_BATCH)
+                end = "x";
+            break;
         case 'm': o->pool_mb = strtoul(optarg, &end, 10); break;
         case 'd': o->dump_logits = (int)strtol(optarg, &end, 10); break;
         case 'i':
@@ -288,6 +297,8 @@ static int open_runtime(const struct opts *o, const struct aut_mapfile *f, uint3
         print_error(o, &err);
         return -1;
     }
+    if (o->batch && o->batch < rt->ctx.n_batch)
+        rt->ctx.n_batch = o->batch;
     return 0;
 }
 

@@ -78,12 +78,10 @@ static int prefill(struct slm_runtime *rt, const char *prompt, size_t len,
                            rt->ctx.n_ctx);
     slm_ctx_reset(&rt->ctx);
     uint64_t t0 = slm_port_now_ns();
-    for (int i = 0; i < n; i++) {
-        int rc = slm_forward(&rt->ctx, rt->ids[i], logits);
-        if (rc)
-            return slm_err_set(err, -rc, "forward pass at prompt token %d: %s", i,
-                               slm_strerror(rc));
-    }
+    int rc = slm_forward_batch(&rt->ctx, rt->ids, (uint32_t)n, logits);
+    if (rc)
+        return slm_err_set(err, -rc, "forward pass over the %d-token prompt: %s", n,
+                           slm_strerror(rc));
     st->prompt_tokens = (uint32_t)n;
     st->prompt_ns = slm_port_now_ns() - t0;
     return 0;
@@ -160,6 +158,15 @@ int slm_generate(struct slm_runtime *rt, const char *prompt, size_t len,
     return 0;
 }
 
+/* The bench's prompt: bos (or 0), then a fixed spread over the vocabulary
+ * above the byte tokens. */
+static int32_t bench_token(const struct slm_runtime *rt, uint32_t pos)
+{
+    if (pos == 0)
+        return rt->model.vocab.bos >= 0 ? rt->model.vocab.bos : 0;
+    return (int32_t)(259 + ((pos - 1) * 7919u) % (rt->model.cfg.vocab - 259));
+}
+
 int slm_bench(struct slm_runtime *rt, uint32_t pp, uint32_t tg, uint64_t ns[2], struct slm_err *err)
 {
     const float *logits = NULL;
@@ -167,19 +174,31 @@ int slm_bench(struct slm_runtime *rt, uint32_t pp, uint32_t tg, uint64_t ns[2], 
     if (pp == 0 || tg == 0 || (uint64_t)pp + tg > rt->ctx.n_ctx)
         return slm_err_set(err, SLM_E_LIMIT, "bench of %u+%u tokens: must be 1.. and fit the "
                            "context of %u", pp, tg, rt->ctx.n_ctx);
+    if (vocab <= 259)
+        return slm_err_set(err, SLM_E_LIMIT, "bench needs a vocabulary beyond the byte tokens");
     slm_ctx_reset(&rt->ctx);
-    int32_t tok = rt->model.vocab.bos >= 0 ? rt->model.vocab.bos : 0;
-    for (uint32_t phase = 0, pos = 0; phase < 2; phase++) {
-        uint64_t t0 = slm_port_now_ns();
-        for (uint32_t end = pos + (phase ? tg : pp); pos < end; pos++) {
-            int rc = slm_forward(&rt->ctx, tok, &logits);
-            if (rc)
-                return slm_err_set(err, -rc, "forward pass at position %u: %s", pos,
-                                   slm_strerror(rc));
-            tok = pos + 1 < pp ? (int32_t)(259 + (pos * 7919u) % (vocab - 259))
-                               : (int32_t)rt->model.vops->argmax((int)vocab, logits);
-        }
-        ns[phase] = slm_port_now_ns() - t0;
+    /* the prompt in batches, as slm_generate runs one */
+    int32_t ids[SLM_BATCH];
+    uint64_t t0 = slm_port_now_ns();
+    for (uint32_t pos = 0; pos < pp;) {
+        uint32_t k = SLM_MIN(rt->ctx.n_batch, pp - pos);
+        for (uint32_t i = 0; i < k; i++)
+            ids[i] = bench_token(rt, pos + i);
+        int rc = slm_forward_batch(&rt->ctx, ids, k, &logits);
+        if (rc)
+            return slm_err_set(err, -rc, "forward pass at position %u: %s", pos,
+                               slm_strerror(rc));
+        pos += k;
     }
+    ns[0] = slm_port_now_ns() - t0;
+    t0 = slm_port_now_ns();
+    for (uint32_t pos = pp; pos < pp + tg; pos++) {
+        int32_t tok = (int32_t)rt->model.vops->argmax((int)vocab, logits);
+        int rc = slm_forward(&rt->ctx, tok, &logits);
+        if (rc)
+            return slm_err_set(err, -rc, "forward pass at position %u: %s", pos,
+                               slm_strerror(rc));
+    }
+    ns[1] = slm_port_now_ns() - t0;
     return 0;
 }

@@ -61,9 +61,9 @@ int slm_generate(struct slm_runtime *rt, const char *prompt, size_t len,
                  const struct slm_gen_params *p, char *out, size_t cap, struct slm_gen_stats *st,
                  struct slm_err *err);
 
-/* Throughput measurement: feeds BOS and pp-1 fixed token ids (prefill),
- * then generates tg tokens greedily with end-of-sequence ignored, so every
- * run does the same work. ns[0], ns[1]: prefill and generation time.
+/* Throughput measurement: feeds BOS and pp-1 fixed token ids (prefill, in
+ * batches as slm_generate runs a prompt), then generates tg tokens greedily
+ * with end-of-sequence ignored, so every run does the same work. ns[0], ns[1]: prefill and generation time.
  * pp + tg must fit the context. Returns 0 or -SLM_E_*. */
 int slm_bench(struct slm_runtime *rt, uint32_t pp, uint32_t tg, uint64_t ns[2],
               struct slm_err *err);

@@ -119,6 +119,7 @@ static int bind(const struct slm_model *m, struct slm_tensor *t, const char *nam
     t->cols = cols;
     t->rows = (uint32_t)gt->ne[1];
     t->row_bytes = slm_qtype_row_bytes(gt->type, cols);
+    t->xq_row_bytes = slm_qtype_row_bytes(t->ops->vec_dot_type, cols);
     return 0;
 }
 
@@ -239,7 +240,12 @@ static size_t xq_bytes(const struct slm_config *c)
 }
 
 /* Buffers of slm_ctx, allocated in this order. */
-enum { CTX_BUFS = 14 };
+enum { CTX_BUFS = 15 };
+
+static uint32_t batch_rows(uint32_t n_ctx)
+{
+    return SLM_MIN(SLM_BATCH, n_ctx);
+}
 
 /* Each buffer of slm_ctx, in allocation order: bytes for (cfg, n_ctx). */
 static void ctx_sizes(const struct slm_config *c, uint32_t n_ctx, size_t sz[CTX_BUFS])
@@ -247,21 +253,23 @@ static void ctx_sizes(const struct slm_config *c, uint32_t n_ctx, size_t sz[CTX_
     size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
     size_t cache = (size_t)c->n_layers * n_ctx * kv_dim * sizeof(uint16_t);
     size_t rope = (size_t)n_ctx * (c->rope_dim / 2) * sizeof(float);
+    size_t nb = batch_rows(n_ctx), widest = SLM_MAX(SLM_MAX(c->dim, q_dim), c->ffn_dim);
     size_t i = 0;
-    sz[i++] = c->dim * sizeof(float);             /* x */
-    sz[i++] = SLM_MAX(c->dim, q_dim) * sizeof(float); /* xb */
-    sz[i++] = c->dim * sizeof(float);             /* xb2 */
-    sz[i++] = q_dim * sizeof(float);              /* q */
-    sz[i++] = kv_dim * sizeof(float);             /* k */
-    sz[i++] = kv_dim * sizeof(float);             /* v */
+    sz[i++] = nb * c->dim * sizeof(float);             /* x */
+    sz[i++] = nb * SLM_MAX(c->dim, q_dim) * sizeof(float); /* xb */
+    sz[i++] = nb * c->dim * sizeof(float);             /* xb2 */
+    sz[i++] = nb * q_dim * sizeof(float);              /* q */
+    sz[i++] = nb * kv_dim * sizeof(float);             /* k */
+    sz[i++] = nb * kv_dim * sizeof(float);             /* v */
+    sz[i++] = nb * c->ffn_dim * sizeof(float);         /* hb */
+    sz[i++] = nb * c->ffn_dim * sizeof(float);         /* hb2 */
+    sz[i++] = nb * xq_bytes(c);                        /* xq */
     sz[i++] = (size_t)c->n_heads * n_ctx * sizeof(float); /* att */
-    sz[i++] = c->ffn_dim * sizeof(float);         /* hb */
-    sz[i++] = c->ffn_dim * sizeof(float);         /* hb2 */
-    sz[i++] = (size_t)c->vocab * sizeof(float);   /* logits */
-    sz[i++] = xq_bytes(c);                        /* xq */
-    sz[i++] = rope;                               /* rope_cos */
-    sz[i++] = rope;                               /* rope_sin */
-    sz[i++] = 2 * cache;                          /* k_cache + v_cache */
+    sz[i++] = (size_t)c->vocab * sizeof(float);        /* logits */
+    sz[i++] = slm_matmat_scratch_bytes((uint32_t)widest, (uint32_t)nb); /* mm_scratch */
+    sz[i++] = rope;                                    /* rope_cos */
+    sz[i++] = rope;                                    /* rope_sin */
+    sz[i++] = 2 * cache;                               /* k_cache + v_cache */
 }
 
 size_t slm_ctx_pool_bytes(const struct slm_config *cfg, uint32_t n_ctx)
@@ -308,10 +316,12 @@ int slm_ctx_init(struct slm_ctx *c, const struct slm_model *m, uint32_t n_ctx,
     memset(c, 0, sizeof *c);
     c->m = m;
     c->n_ctx = n_ctx;
+    c->n_batch = batch_rows(n_ctx);
     c->x = p[0], c->xb = p[1], c->xb2 = p[2], c->q = p[3], c->k = p[4], c->v = p[5];
-    c->att = p[6], c->hb = p[7], c->hb2 = p[8], c->logits = p[9], c->xq = p[10];
-    c->rope_cos = p[11], c->rope_sin = p[12];
-    c->k_cache = p[13];
+    c->hb = p[6], c->hb2 = p[7], c->xq = p[8], c->att = p[9], c->logits = p[10];
+    c->mm_scratch = p[11];
+    c->rope_cos = p[12], c->rope_sin = p[13];
+    c->k_cache = p[14];
     c->v_cache = c->k_cache + (size_t)m->cfg.n_layers * n_ctx * m->cfg.n_kv_heads * m->cfg.head_dim;
     rope_tables(c);
     return 0;

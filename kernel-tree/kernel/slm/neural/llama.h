@@ -39,6 +39,7 @@ struct slm_tensor {
     const struct slm_qops *ops;   /* kernels for type at the model's isa */
     const struct slm_qops *act;   /* kernels of ops->vec_dot_type (quantizes inputs);
                                      bound once: slm_qops_get may run CPUID */
+    size_t xq_row_bytes;          /* one input vector in vec_dot_type */
 };
 
 struct slm_layer {
@@ -78,21 +79,29 @@ struct slm_model {
 int slm_model_load(struct slm_model *m, const uint8_t *buf, size_t size, enum slm_isa isa,
                    struct slm_pool *pool, struct slm_err *err);
 
+/* Tokens one batch of slm_forward_batch carries at most (its activation
+ * buffers hold this many rows; a longer prompt runs in several batches). */
+#define SLM_BATCH SLM_MATMAT_MAX_NB
+
 struct slm_ctx {
     const struct slm_model *m;
-    uint32_t n_ctx; /* positions the KV cache holds */
-    uint32_t pos;   /* next position */
-    /* activations (f32) */
+    uint32_t n_ctx;   /* positions the KV cache holds */
+    uint32_t pos;     /* next position */
+    uint32_t n_batch; /* tokens per batch: min(SLM_BATCH, n_ctx), the rows of
+                         the activation buffers; a caller may lower it (1 runs
+                         a prompt token by token) */
+    /* activations (f32), n_batch rows each; a single token uses row 0 */
     float *x;      /* (dim) residual stream */
     float *xb;     /* (max(dim, n_heads*head_dim)) normed input / attention output */
     float *xb2;    /* (dim) attention block output */
     float *q;      /* (n_heads*head_dim) */
-    float *k, *v;  /* (n_kv_heads*head_dim) current position */
-    float *att;    /* (n_heads, n_ctx) scores */
+    float *k, *v;  /* (n_kv_heads*head_dim) the tokens' own */
     float *hb;     /* (ffn_dim) gate */
     float *hb2;    /* (ffn_dim) up */
-    float *logits; /* (vocab) */
-    void *xq;      /* activations quantized for matvec (max over widths) */
+    void *xq;      /* inputs quantized for the products (rows of the widest) */
+    float *att;    /* (n_heads, n_ctx) scores of one token */
+    float *logits; /* (vocab) of the last token */
+    void *mm_scratch; /* slm_matmat's */
     float *rope_cos, *rope_sin; /* (n_ctx, rope_dim/2) tables */
     uint16_t *k_cache, *v_cache; /* f16 (n_layers, n_ctx, n_kv_heads*head_dim) */
 };
@@ -110,5 +119,13 @@ void slm_ctx_reset(struct slm_ctx *c);
  * (vocab floats, owned by c, valid until the next call). -SLM_E_CTX when
  * the cache is full, -SLM_E_INVAL for a token outside the vocabulary. */
 int slm_forward(struct slm_ctx *c, int32_t token, const float **logits);
+
+/* Runs n >= 1 tokens at positions c->pos.. (a prompt), in batches of up to
+ * c->n_batch whose weight products unpack each weight block once per
+ * batch; advances pos by n and returns the logits of the last token. The
+ * same results as n calls of slm_forward up to float rounding (sums in
+ * another order). Nothing runs, and pos stays, when a token is outside the
+ * vocabulary (-SLM_E_INVAL) or the n do not fit the cache (-SLM_E_CTX). */
+int slm_forward_batch(struct slm_ctx *c, const int32_t *tokens, uint32_t n, const float **logits);
 
 #endif

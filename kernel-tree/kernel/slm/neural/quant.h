@@ -58,11 +58,32 @@ struct slm_qops {
     /* y[r] = dot(row r of W, xq) for r in [0, rows); row r starts at
      * (const uint8_t *)W + r * row_bytes. NULL where vec_dot is NULL. */
     void (*matvec)(int n, int rows, float *y, const void *W, size_t row_bytes, const void *xq);
+    /* The same product for nb activation vectors at once (a prompt): for
+     * b in [0, nb), y[b * ldy + r] = dot(row r of W, xq_b), xq_b at
+     * (const uint8_t *)xq + b * xq_stride. Each weight block is unpacked
+     * once per nb vectors instead of once per vector. scratch: at least
+     * slm_matmat_scratch_bytes(n, nb) bytes, 64-byte aligned. NULL in a
+     * table without one: slm_matmat then runs matvec over row tiles. */
+    void (*matmat)(int n, int rows, int nb, float *y, size_t ldy, const void *W, size_t row_bytes,
+                   const void *xq, size_t xq_stride, void *scratch);
 };
 
 /* Kernels of `type` in variant `isa`, or NULL if the engine cannot compute
  * with that type. */
 const struct slm_qops *slm_qops_get(uint32_t type, enum slm_isa isa);
+
+/* Most vectors one matmat call takes: the batch of a prompt pass. */
+#define SLM_MATMAT_MAX_NB 64
+
+/* Scratch bytes a matmat of n columns and up to nb vectors needs, in any
+ * variant (so a pool estimate does not depend on the CPU). */
+size_t slm_matmat_scratch_bytes(uint32_t n, uint32_t nb);
+
+/* ops->matmat, or where the table has none, ops->matvec over tiles of rows
+ * small enough to stay in cache while the nb vectors pass over them (each
+ * row's result then equals matvec's, bit for bit). nb <= SLM_MATMAT_MAX_NB. */
+void slm_matmat(const struct slm_qops *ops, int n, int rows, int nb, float *y, size_t ldy,
+                const void *W, size_t row_bytes, const void *xq, size_t xq_stride, void *scratch);
 
 /* Float-vector helpers of the forward pass: attention over the f16 KV
  * cache, the SwiGLU gate, the greedy pick. The SIMD variants agree with the

@@ -960,31 +960,32 @@ SLM__DEFINE_MATVEC_G(T512V, q6_k_vnni, q6_k_rows_vnni, 8)
 
 /* The K-quants' to_float stays scalar: it is not on a per-token path. */
 #define FLOAT_OPS                                                                                  \
-    {SLM_Q_F32, SLM_Q_F32, slm__f32_to_float, slm__f32_copy, f32_vec_dot, f32_matvec},             \
+    {SLM_Q_F32, SLM_Q_F32, slm__f32_to_float, slm__f32_copy, f32_vec_dot, f32_matvec, NULL},             \
         {SLM_Q_F16, SLM_Q_F32, f16_to_float, slm__f16_from_float_avx512, f16_vec_dot,              \
-         f16_matvec},                                                                              \
+         f16_matvec, NULL},                                                                              \
     {                                                                                              \
-        SLM_Q_BF16, SLM_Q_F32, bf16_to_float, bf16_from_float, bf16_vec_dot, bf16_matvec           \
+        SLM_Q_BF16, SLM_Q_F32, bf16_to_float, bf16_from_float, bf16_vec_dot, bf16_matvec, NULL           \
     }
 
 static const struct slm_qops ops_bw[] = {
     FLOAT_OPS,
-    {SLM_Q_Q8_0, SLM_Q_Q8_0, q8_0_to_float, q8_0_from_float, q8_0_bw_vec_dot, q8_0_bw_matvec},
-    {SLM_Q_Q4_0, SLM_Q_Q8_0, q4_0_to_float, slm__q4_0_from_float, q4_0_bw_vec_dot, q4_0_bw_matvec},
-    {SLM_Q_Q4_K, SLM_Q_Q8_K, slm__q4_k_to_float, slm__q4_k_from_float, q4_k_vec_dot, q4_k_matvec},
-    {SLM_Q_Q6_K, SLM_Q_Q8_K, slm__q6_k_to_float, slm__q6_k_from_float, q6_k_vec_dot, q6_k_matvec},
-    {SLM_Q_Q8_K, SLM_Q_Q8_K, slm__q8_k_to_float, q8_k_from_float, NULL, NULL},
+    {SLM_Q_Q8_0, SLM_Q_Q8_0, q8_0_to_float, q8_0_from_float, q8_0_bw_vec_dot, q8_0_bw_matvec, NULL},
+    {SLM_Q_Q4_0, SLM_Q_Q8_0, q4_0_to_float, slm__q4_0_from_float, q4_0_bw_vec_dot, q4_0_bw_matvec, NULL},
+    {SLM_Q_Q4_K, SLM_Q_Q8_K, slm__q4_k_to_float, slm__q4_k_from_float, q4_k_vec_dot, q4_k_matvec, NULL},
+    {SLM_Q_Q6_K, SLM_Q_Q8_K, slm__q6_k_to_float, slm__q6_k_from_float, q6_k_vec_dot, q6_k_matvec, NULL},
+    {SLM_Q_Q8_K, SLM_Q_Q8_K, slm__q8_k_to_float, q8_k_from_float, NULL, NULL, NULL},
 };
 
 static const struct slm_qops ops_vnni[] = {
     FLOAT_OPS,
-    {SLM_Q_Q8_0, SLM_Q_Q8_0, q8_0_to_float, q8_0_from_float, q8_0_vnni_vec_dot, q8_0_vnni_matvec},
+    {SLM_Q_Q8_0, SLM_Q_Q8_0, q8_0_to_float, q8_0_from_float, q8_0_vnni_vec_dot, q8_0_vnni_matvec,
+     slm__q8_0_matmat_vnni},
     {SLM_Q_Q4_0, SLM_Q_Q8_0, q4_0_to_float, slm__q4_0_from_float, q4_0_vnni_vec_dot,
-     q4_0_vnni_matvec},
-    {SLM_Q_Q4_K, SLM_Q_Q8_K, slm__q4_k_to_float, slm__q4_k_from_float, q4_k_vec_dot, q4_k_matvec},
+     q4_0_vnni_matvec, slm__q4_0_matmat_vnni},
+    {SLM_Q_Q4_K, SLM_Q_Q8_K, slm__q4_k_to_float, slm__q4_k_from_float, q4_k_vec_dot, q4_k_matvec, NULL},
     {SLM_Q_Q6_K, SLM_Q_Q8_K, slm__q6_k_to_float, slm__q6_k_from_float, q6_k_vnni_vec_dot,
-     q6_k_vnni_matvec},
-    {SLM_Q_Q8_K, SLM_Q_Q8_K, slm__q8_k_to_float, q8_k_from_float, NULL, NULL},
+     q6_k_vnni_matvec, NULL},
+    {SLM_Q_Q8_K, SLM_Q_Q8_K, slm__q8_k_to_float, q8_k_from_float, NULL, NULL, NULL},
 };
 
 const struct slm_qops *slm__qops_avx512(uint32_t type, bool vnni)

@@ -120,6 +120,20 @@ extern const struct slm_vops slm__vops_avx512;
  * the pmaddubsw table). */
 bool slm__cpu_has_avx512_vnni(void);
 
+/* The AVX-512 VNNI matmat (quant_mm_avx512.c) unpacks a tile of
+ * SLM__MM_ROWS weight rows into scratch: per 32-element block, 32 rows x
+ * 32 bytes in vpdpbusd order then their 32 scales as floats. After the
+ * tile come, per activation vector and block, its scale (float) and an
+ * int32 correction. slm_matmat_scratch_bytes is their sum. */
+#define SLM__MM_ROWS 32
+#define SLM__MM_BLK_BYTES (SLM__MM_ROWS * 32 + SLM__MM_ROWS * 4)
+#define SLM__MM_AUX_BYTES 8
+
+void slm__q4_0_matmat_vnni(int n, int rows, int nb, float *y, size_t ldy, const void *W,
+                           size_t row_bytes, const void *xq, size_t xq_stride, void *scratch);
+void slm__q8_0_matmat_vnni(int n, int rows, int nb, float *y, size_t ldy, const void *W,
+                           size_t row_bytes, const void *xq, size_t xq_stride, void *scratch);
+
 /* Matvec kernels stream rows in groups of R (4 or 8); a row is a few KiB,
  * too short for the hardware prefetcher to ramp up on R interleaved
  * streams, so the kernels prefetch the same columns of the next group into

@@ -556,14 +556,14 @@ SLM__DEFINE_MATVEC(TS, q6_k, q6_k_rows)
 /* ---- table -------------------------------------------------------------- */
 
 static const struct slm_qops ops[] = {
-    {SLM_Q_F32, SLM_Q_F32, slm__f32_to_float, slm__f32_copy, f32_vec_dot, f32_matvec},
-    {SLM_Q_F16, SLM_Q_F32, f16_to_float, f16_from_float, f16_vec_dot, f16_matvec},
-    {SLM_Q_BF16, SLM_Q_F32, bf16_to_float, bf16_from_float, bf16_vec_dot, bf16_matvec},
-    {SLM_Q_Q8_0, SLM_Q_Q8_0, q8_0_to_float, q8_0_from_float, q8_0_vec_dot, q8_0_matvec},
-    {SLM_Q_Q4_0, SLM_Q_Q8_0, q4_0_to_float, slm__q4_0_from_float, q4_0_vec_dot, q4_0_matvec},
-    {SLM_Q_Q4_K, SLM_Q_Q8_K, slm__q4_k_to_float, slm__q4_k_from_float, q4_k_vec_dot, q4_k_matvec},
-    {SLM_Q_Q6_K, SLM_Q_Q8_K, slm__q6_k_to_float, slm__q6_k_from_float, q6_k_vec_dot, q6_k_matvec},
-    {SLM_Q_Q8_K, SLM_Q_Q8_K, slm__q8_k_to_float, q8_k_from_float, NULL, NULL},
+    {SLM_Q_F32, SLM_Q_F32, slm__f32_to_float, slm__f32_copy, f32_vec_dot, f32_matvec, NULL},
+    {SLM_Q_F16, SLM_Q_F32, f16_to_float, f16_from_float, f16_vec_dot, f16_matvec, NULL},
+    {SLM_Q_BF16, SLM_Q_F32, bf16_to_float, bf16_from_float, bf16_vec_dot, bf16_matvec, NULL},
+    {SLM_Q_Q8_0, SLM_Q_Q8_0, q8_0_to_float, q8_0_from_float, q8_0_vec_dot, q8_0_matvec, NULL},
+    {SLM_Q_Q4_0, SLM_Q_Q8_0, q4_0_to_float, slm__q4_0_from_float, q4_0_vec_dot, q4_0_matvec, NULL},
+    {SLM_Q_Q4_K, SLM_Q_Q8_K, slm__q4_k_to_float, slm__q4_k_from_float, q4_k_vec_dot, q4_k_matvec, NULL},
+    {SLM_Q_Q6_K, SLM_Q_Q8_K, slm__q6_k_to_float, slm__q6_k_from_float, q6_k_vec_dot, q6_k_matvec, NULL},
+    {SLM_Q_Q8_K, SLM_Q_Q8_K, slm__q8_k_to_float, q8_k_from_float, NULL, NULL, NULL},
 };
 
 const struct slm_qops *slm__qops_sse2(uint32_t type)
