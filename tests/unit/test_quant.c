@@ -313,6 +313,17 @@ static void test_tables_cover_the_computable_types(void **state)
     bool vnni = slm__cpu_has_avx512_vnni();
     assert_ptr_equal(slm_qops_get(SLM_Q_Q4_0, SLM_ISA_AVX512), slm__qops_avx512(SLM_Q_Q4_0, vnni));
     assert_ptr_equal(slm_qops_get(SLM_Q_Q8_0, SLM_ISA_AVX512), slm__qops_avx512(SLM_Q_Q8_0, vnni));
+    assert_int_equal(slm_cpu_features(), vnni ? SLM_CPU_AVX512_VNNI : 0u);
+    /* ... and selecting with given feature bits runs no CPUID and obeys them */
+    for (int f = 0; f < 2; f++) {
+        uint32_t bits = f ? SLM_CPU_AVX512_VNNI : 0;
+        assert_ptr_equal(slm_qops_select(SLM_Q_Q4_0, SLM_ISA_AVX512, bits),
+                         slm__qops_avx512(SLM_Q_Q4_0, f));
+        assert_ptr_equal(slm_qops_select(SLM_Q_Q6_K, SLM_ISA_AVX512, bits),
+                         slm__qops_avx512(SLM_Q_Q6_K, f));
+        assert_ptr_equal(slm_qops_select(SLM_Q_Q8_0, SLM_ISA_AVX2, bits),
+                         slm_qops_get(SLM_Q_Q8_0, SLM_ISA_AVX2));
+    }
     assert_null(slm_vops_get(SLM_ISA_COUNT));
 }
 

@@ -109,11 +109,11 @@ static int bind(const struct slm_model *m, struct slm_tensor *t, const char *nam
                            "tensor %s: shape [%llu, %llu], expected [%u, %u]", name,
                            (unsigned long long)gt->ne[0], (unsigned long long)gt->ne[1], cols,
                            rows);
-    t->ops = slm_qops_get(gt->type, m->isa);
+    t->ops = slm_qops_select(gt->type, m->isa, m->cpu_features);
     if (!t->ops || !t->ops->matvec)
         return slm_err_set(err, SLM_E_UNSUPPORTED, "tensor %s: type %s not supported", name,
                            slm_qtype_info(gt->type)->name);
-    t->act = slm_qops_get(t->ops->vec_dot_type, m->isa);
+    t->act = slm_qops_select(t->ops->vec_dot_type, m->isa, m->cpu_features);
     t->data = gt->data;
     t->type = gt->type;
     t->cols = cols;
@@ -209,6 +209,7 @@ int slm_model_load(struct slm_model *m, const uint8_t *buf, size_t size, enum sl
 {
     memset(m, 0, sizeof *m);
     m->isa = isa;
+    m->cpu_features = isa == SLM_ISA_AVX512 ? slm_cpu_features() : 0;
     m->vops = slm_vops_get(isa);
     int rc = gguf_parse(&m->gf, buf, size, pool, err);
     if (!rc)

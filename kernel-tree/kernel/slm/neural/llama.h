@@ -37,8 +37,7 @@ struct slm_tensor {
     uint32_t rows, cols;          /* ne[1], ne[0] */
     size_t row_bytes;
     const struct slm_qops *ops;   /* kernels for type at the model's isa */
-    const struct slm_qops *act;   /* kernels of ops->vec_dot_type (quantizes inputs);
-                                     bound once: slm_qops_get may run CPUID */
+    const struct slm_qops *act;   /* kernels of ops->vec_dot_type (quantizes inputs) */
     size_t xq_row_bytes;          /* one input vector in vec_dot_type */
 };
 
@@ -62,6 +61,7 @@ struct slm_model {
     struct slm_tok_vocab vocab;
     struct slm_tokenizer tok;
     enum slm_isa isa;
+    uint32_t cpu_features;      /* SLM_CPU_*, detected once at load */
     const struct slm_vops *vops;
     struct slm_tensor tok_embd; /* (vocab) x (dim) */
     const uint8_t *out_norm;    /* (dim) f32 */

@@ -105,7 +105,12 @@ int slm_isa_parse(const char *name)
     return -1;
 }
 
-const struct slm_qops *slm_qops_get(uint32_t type, enum slm_isa isa)
+uint32_t slm_cpu_features(void)
+{
+    return slm__cpu_has_avx512_vnni() ? SLM_CPU_AVX512_VNNI : 0;
+}
+
+const struct slm_qops *slm_qops_select(uint32_t type, enum slm_isa isa, uint32_t features)
 {
     switch (isa) {
     case SLM_ISA_SCALAR:
@@ -115,10 +120,15 @@ const struct slm_qops *slm_qops_get(uint32_t type, enum slm_isa isa)
     case SLM_ISA_AVX2:
         return slm__qops_avx2(type);
     case SLM_ISA_AVX512:
-        return slm__qops_avx512(type, slm__cpu_has_avx512_vnni());
+        return slm__qops_avx512(type, features & SLM_CPU_AVX512_VNNI);
     default:
         return NULL;
     }
+}
+
+const struct slm_qops *slm_qops_get(uint32_t type, enum slm_isa isa)
+{
+    return slm_qops_select(type, isa, isa == SLM_ISA_AVX512 ? slm_cpu_features() : 0);
 }
 
 size_t slm_matmat_scratch_bytes(uint32_t n, uint32_t nb)

@@ -68,8 +68,18 @@ struct slm_qops {
                    const void *xq, size_t xq_stride, void *scratch);
 };
 
-/* Kernels of `type` in variant `isa`, or NULL if the engine cannot compute
- * with that type. */
+/* Choices of kernel table beyond the isa: bits of slm_cpu_features. */
+#define SLM_CPU_AVX512_VNNI 1u /* AVX512_VNNI + VBMI + GFNI, with AVX-512 */
+
+/* This CPU's SLM_CPU_* bits. Runs CPUID, which under a hypervisor is a VM
+ * exit (tens of microseconds): detect once, then slm_qops_select. */
+uint32_t slm_cpu_features(void);
+
+/* Kernels of `type` in variant `isa` with the given feature bits, or NULL
+ * if the engine cannot compute with that type. No CPUID. */
+const struct slm_qops *slm_qops_select(uint32_t type, enum slm_isa isa, uint32_t features);
+
+/* slm_qops_select(type, isa, slm_cpu_features()): for one-off lookups. */
 const struct slm_qops *slm_qops_get(uint32_t type, enum slm_isa isa);
 
 /* Most vectors one matmat call takes: the batch of a prompt pass. */
