@@ -1,6 +1,6 @@
 /*
- * quant_avx2.h - what quant_avx2.c and vops_avx2.c share: the target
- * attribute and the horizontal sums. Private to those two files.
+ * quant_avx2.h - what quant_avx2.c, quant_mm_avx2.c and vops_avx2.c
+ * share: the target attribute and the horizontal sums. Private to them.
  */
 #ifndef AUTON_SLM_QUANT_AVX2_H
 #define AUTON_SLM_QUANT_AVX2_H

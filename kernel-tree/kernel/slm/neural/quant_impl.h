@@ -133,6 +133,13 @@ void slm__q4_0_matmat_vnni(int n, int rows, int nb, float *y, size_t ldy, const 
                            size_t row_bytes, const void *xq, size_t xq_stride, void *scratch);
 void slm__q8_0_matmat_vnni(int n, int rows, int nb, float *y, size_t ldy, const void *W,
                            size_t row_bytes, const void *xq, size_t xq_stride, void *scratch);
+/* The AVX2 matmat (quant_mm_avx2.c): vpmaddubsw + vpaddw for vpdpbusd,
+ * its own tile layouts within the same scratch (SLM__MM_BLK_BYTES per
+ * block, SLM__MM_AUX_BYTES per vector and block). */
+void slm__q4_0_matmat_avx2(int n, int rows, int nb, float *y, size_t ldy, const void *W,
+                           size_t row_bytes, const void *xq, size_t xq_stride, void *scratch);
+void slm__q8_0_matmat_avx2(int n, int rows, int nb, float *y, size_t ldy, const void *W,
+                           size_t row_bytes, const void *xq, size_t xq_stride, void *scratch);
 
 /* Matvec kernels stream rows in groups of R (4 or 8); a row is a few KiB,
  * too short for the hardware prefetcher to ramp up on R interleaved
