@@ -137,6 +137,14 @@ size_t slm_matmat_scratch_bytes(uint32_t n, uint32_t nb)
     return nblk * SLM__MM_BLK_BYTES + (size_t)nb * nblk * SLM__MM_AUX_BYTES;
 }
 
+void slm__matvec_each(const struct slm_qops *ops, int n, int rows, int nb, float *y, size_t ldy,
+                      const void *W, size_t row_bytes, const void *xq, size_t xq_stride)
+{
+    for (int b = 0; b < nb; b++)
+        ops->matvec(n, rows, y + (size_t)b * ldy, W, row_bytes,
+                    (const uint8_t *)xq + (size_t)b * xq_stride);
+}
+
 /* Rows of the fallback's tiles: about 16 KiB of weights (an L1's worth
  * beside the vectors), a multiple of 8 so matvec keeps its row groups. */
 static int tile_rows(size_t row_bytes)
@@ -153,13 +161,9 @@ void slm_matmat(const struct slm_qops *ops, int n, int rows, int nb, float *y, s
         return;
     }
     int tile = tile_rows(row_bytes);
-    for (int r0 = 0; r0 < rows; r0 += tile) {
-        int nr = SLM_MIN(tile, rows - r0);
-        const uint8_t *w = (const uint8_t *)W + (size_t)r0 * row_bytes;
-        for (int b = 0; b < nb; b++)
-            ops->matvec(n, nr, y + (size_t)b * ldy + r0, w, row_bytes,
-                        (const uint8_t *)xq + (size_t)b * xq_stride);
-    }
+    for (int r0 = 0; r0 < rows; r0 += tile)
+        slm__matvec_each(ops, n, SLM_MIN(tile, rows - r0), nb, y + r0, ldy,
+                         (const uint8_t *)W + (size_t)r0 * row_bytes, row_bytes, xq, xq_stride);
 }
 
 const struct slm_vops *slm_vops_get(enum slm_isa isa)

@@ -129,6 +129,11 @@ bool slm__cpu_has_avx512_vnni(void);
 #define SLM__MM_BLK_BYTES (SLM__MM_ROWS * 32 + SLM__MM_ROWS * 4)
 #define SLM__MM_AUX_BYTES 8
 
+/* matmat's arguments done as nb matvecs: the rows a matmat leaves past
+ * its last whole tile, and the tiles of slm_matmat's fallback. */
+void slm__matvec_each(const struct slm_qops *ops, int n, int rows, int nb, float *y, size_t ldy,
+                      const void *W, size_t row_bytes, const void *xq, size_t xq_stride);
+
 void slm__q4_0_matmat_vnni(int n, int rows, int nb, float *y, size_t ldy, const void *W,
                            size_t row_bytes, const void *xq, size_t xq_stride, void *scratch);
 void slm__q8_0_matmat_vnni(int n, int rows, int nb, float *y, size_t ldy, const void *W,

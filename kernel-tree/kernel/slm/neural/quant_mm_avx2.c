@@ -273,12 +273,9 @@ INL T2 void matmat(int n, int rows, int nb, float *y, size_t ldy, const uint8_t 
                 mm_passes(scratch, p, nblk, nb, xq, xs, dx, corr, yp, ldy, MM_NT4, false);
         }
     }
-    if (r0 < rows) {
-        const struct slm_qops *ops = slm__qops_avx2(q8 ? SLM_Q_Q8_0 : SLM_Q_Q4_0);
-        for (int b = 0; b < nb; b++)
-            ops->matvec(n, rows - r0, y + (size_t)b * ldy + r0, W + (size_t)r0 * rb, rb,
-                        xq + (size_t)b * xs);
-    }
+    if (r0 < rows)
+        slm__matvec_each(slm__qops_avx2(q8 ? SLM_Q_Q8_0 : SLM_Q_Q4_0), n, rows - r0, nb, y + r0,
+                         ldy, W + (size_t)r0 * rb, rb, xq, xs);
 }
 
 T2 void slm__q4_0_matmat_avx2(int n, int rows, int nb, float *y, size_t ldy, const void *W,

@@ -217,12 +217,9 @@ INL T512V void matmat(int n, int rows, int nb, float *y, size_t ldy, const uint8
             break;
         }
     }
-    if (r0 < rows) {
-        const struct slm_qops *ops = slm__qops_avx512(type, true);
-        for (int b = 0; b < nb; b++)
-            ops->matvec(n, rows - r0, y + (size_t)b * ldy + r0, W + (size_t)r0 * rb, rb,
-                        xq + (size_t)b * xs);
-    }
+    if (r0 < rows)
+        slm__matvec_each(slm__qops_avx512(type, true), n, rows - r0, nb, y + r0, ldy,
+                         W + (size_t)r0 * rb, rb, xq, xs);
 }
 
 T512V void slm__q4_0_matmat_vnni(int n, int rows, int nb, float *y, size_t ldy, const void *W,
