@@ -246,7 +246,7 @@ int main(int argc, char **argv)
     int n_only = argc - 1 - quick - bw_only;
     double budget = quick ? 0.005 : 0.02;
     enum slm_isa best = slm_cpu_detect();
-    bool vnni = slm__cpu_has_avx512_vnni();
+    bool vnni = slm_cpu_features() & SLM_CPU_AVX512_VNNI;
     uint64_t seed = 0x9e3779b97f4a7c15ull;
     struct bufs b;
     b.arena = aligned_alloc(64, ARENA_BYTES);

@@ -78,13 +78,6 @@ enum slm_isa slm_cpu_detect(void)
     return SLM_ISA_SSE2; /* part of x86-64 */
 }
 
-bool slm__cpu_has_avx512_vnni(void)
-{
-    struct cpu_bits c = cpu_bits();
-    uint32_t need7 = ECX7_AVX512VNNI | ECX7_AVX512VBMI | ECX7_GFNI;
-    return has_avx512(&c) && (c.ecx7 & need7) == need7;
-}
-
 static const char *const isa_names[SLM_ISA_COUNT] = {"scalar", "sse2", "avx2", "avx512"};
 
 const char *slm_isa_name(enum slm_isa isa)
@@ -107,7 +100,9 @@ int slm_isa_parse(const char *name)
 
 uint32_t slm_cpu_features(void)
 {
-    return slm__cpu_has_avx512_vnni() ? SLM_CPU_AVX512_VNNI : 0;
+    struct cpu_bits c = cpu_bits();
+    uint32_t need7 = ECX7_AVX512VNNI | ECX7_AVX512VBMI | ECX7_GFNI;
+    return has_avx512(&c) && (c.ecx7 & need7) == need7 ? SLM_CPU_AVX512_VNNI : 0;
 }
 
 const struct slm_qops *slm_qops_select(uint32_t type, enum slm_isa isa, uint32_t features)

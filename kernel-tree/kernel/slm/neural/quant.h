@@ -69,7 +69,9 @@ struct slm_qops {
 };
 
 /* Choices of kernel table beyond the isa: bits of slm_cpu_features. */
-#define SLM_CPU_AVX512_VNNI 1u /* AVX512_VNNI + VBMI + GFNI, with AVX-512 */
+/* AVX-512 (as SLM_ISA_AVX512) plus AVX512_VNNI, AVX512_VBMI and GFNI: Ice
+ * Lake and later (Cascade Lake's VNNI alone gets the pmaddubsw table). */
+#define SLM_CPU_AVX512_VNNI 1u
 
 /* This CPU's SLM_CPU_* bits. Runs CPUID, which under a hypervisor is a VM
  * exit (tens of microseconds): detect once, then slm_qops_select. */

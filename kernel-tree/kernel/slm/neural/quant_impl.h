@@ -87,8 +87,8 @@ const struct slm_qops *slm__qops_sse2(uint32_t type);
 const struct slm_qops *slm__qops_avx2(uint32_t type);
 /* vnni: the AVX-512 table whose Q4_0/Q8_0 kernels use vpdpbusd (Q4_0 also
  * vpermt2b and gf2p8affineqb) and whose Q6_K uses vpdpwssd and
- * gf2p8affineqb; only for a CPU slm__cpu_has_avx512_vnni() accepts
- * (quant.c decides, the tests may ask for either). */
+ * gf2p8affineqb; only for a CPU with SLM_CPU_AVX512_VNNI (quant.c
+ * decides, the tests may ask for either). */
 const struct slm_qops *slm__qops_avx512(uint32_t type, bool vnni);
 
 /* The portable forms of the vops (vops.c): attention through the table's
@@ -114,11 +114,6 @@ extern const struct slm_vops slm__vops_scalar;
 extern const struct slm_vops slm__vops_sse2;
 extern const struct slm_vops slm__vops_avx2;
 extern const struct slm_vops slm__vops_avx512;
-
-/* True if the CPU has AVX-512 (as SLM_ISA_AVX512) plus AVX512_VNNI,
- * AVX512_VBMI and GFNI (Ice Lake and later; Cascade Lake's VNNI alone gets
- * the pmaddubsw table). */
-bool slm__cpu_has_avx512_vnni(void);
 
 /* The AVX-512 VNNI matmat (quant_mm_avx512.c) unpacks a tile of
  * SLM__MM_ROWS weight rows into scratch: per 32-element block, 32 rows x
