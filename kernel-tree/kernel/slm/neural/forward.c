@@ -21,6 +21,13 @@
 /* Row b of a batch buffer whose rows are w floats long. */
 #define ROW(buf, w, b) ((buf) + (size_t)(b) * (w))
 
+/* Floats per row of xb: the normed input (dim) or the attention output
+ * (n_heads * head_dim), whichever is wider. */
+static size_t xb_width(const struct slm_config *cfg)
+{
+    return SLM_MAX(cfg->dim, (size_t)cfg->n_heads * cfg->head_dim);
+}
+
 /* out = x / rms(x) * w  (w: f32 in the model buffer, any alignment) */
 static void rmsnorm(float *out, const float *x, const uint8_t *w, uint32_t n, float eps)
 {
@@ -115,7 +122,7 @@ static void attention_block(struct slm_ctx *c, const struct slm_layer *L, uint32
 {
     const struct slm_config *cfg = &c->m->cfg;
     size_t q_dim = (size_t)cfg->n_heads * cfg->head_dim, kv_dim = (size_t)cfg->n_kv_heads * cfg->head_dim;
-    size_t xbw = SLM_MAX(cfg->dim, q_dim);
+    size_t xbw = xb_width(cfg);
     struct xq_state st = {0};
 
     rmsnorm_rows(c->xb, xbw, c->x, L->attn_norm, cfg, nb);
@@ -141,7 +148,7 @@ static void attention_block(struct slm_ctx *c, const struct slm_layer *L, uint32
 static void ffn_block(struct slm_ctx *c, const struct slm_layer *L, uint32_t nb)
 {
     const struct slm_config *cfg = &c->m->cfg;
-    size_t xbw = SLM_MAX(cfg->dim, (size_t)cfg->n_heads * cfg->head_dim), ffn = cfg->ffn_dim;
+    size_t xbw = xb_width(cfg), ffn = cfg->ffn_dim;
     struct xq_state st = {0};
 
     rmsnorm_rows(c->xb, xbw, c->x, L->ffn_norm, cfg, nb);
